@@ -1,0 +1,131 @@
+"""GenPO's actor for rsl_rl 4.x/5.x: observation groups -> (normalised) context -> CoupledFlow.
+
+Why an actor model and not a custom ``Distribution`` inside rsl_rl's ``MLPModel``: a Distribution only sees the
+MLP's output, so the velocity net could never read the observation itself (as the paper's does), and an MLP
+encoder of at least one hidden layer would sit in front of the flow. A model class gets the observation, keeps
+the flow exactly as specified, and is still built by the stock runner from ``actor.class_name``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+from tensordict import TensorDict
+
+from rsl_rl.modules import EmpiricalNormalization
+
+from ..config import FLOW_DEFAULTS, check_unknown_keys
+from ..flow import CoupledFlow
+from ..export import DeterministicFlowPolicy, OnnxFlowPolicy
+
+
+class GenPOActor(nn.Module):
+    """Actor whose policy is a coupled flow; its stochastic output is the 2A dummy action.
+
+    Called by rsl_rl 5.x as ``GenPOActor(obs, obs_groups, "actor", num_actions, **actor_cfg)``.
+    ``forward(obs)`` (deterministic, the inference and export path) returns the A-dim action (x + y) / 2 at zero
+    noise; ``forward(obs, stochastic_output=True)`` returns a sampled 2A dummy action, which GenPO stores.
+    """
+
+    is_recurrent: bool = False
+
+    def __init__(
+        self,
+        obs: TensorDict,
+        obs_groups: dict[str, list[str]],
+        obs_set: str,
+        output_dim: int,
+        hidden_dims: tuple[int, ...] | list[int] = (256, 256, 256),
+        activation: str = "elu",
+        obs_normalization: bool = False,
+        **flow_cfg,
+    ) -> None:
+        super().__init__()
+        check_unknown_keys("actor", flow_cfg, FLOW_DEFAULTS)
+        self.obs_groups = list(obs_groups[obs_set])
+        for group in self.obs_groups:
+            if obs[group].dim() != 2:
+                raise ValueError(f"GenPOActor: observation group {group!r} must be 1-D per env, "
+                                 f"got shape {tuple(obs[group].shape)}")
+        self.obs_dim = sum(obs[group].shape[-1] for group in self.obs_groups)
+        self.action_dim = output_dim
+        self.obs_normalization = obs_normalization
+        self.obs_normalizer = EmpiricalNormalization(self.obs_dim) if obs_normalization else nn.Identity()
+        self.flow = CoupledFlow(output_dim, self.obs_dim, hidden_dims=hidden_dims, activation=activation,
+                                **{**FLOW_DEFAULTS, **flow_cfg})
+        # Last stochastic pass, read by the rsl_rl-facing properties below.
+        self._context: torch.Tensor | None = None
+        self._log_prob: torch.Tensor | None = None
+
+    # ---------------------------------------------------------------- observation -> context
+    def context(self, obs: TensorDict) -> torch.Tensor:
+        return self.obs_normalizer(torch.cat([obs[group] for group in self.obs_groups], dim=-1))
+
+    # ---------------------------------------------------------------- rsl_rl model interface
+    def forward(self, obs: TensorDict, masks: torch.Tensor | None = None, hidden_state=None,
+                stochastic_output: bool = False) -> torch.Tensor:
+        context = self.context(obs)
+        if stochastic_output:
+            dummy, self._log_prob = self.flow.sample(context)
+            self._context = context
+            return dummy
+        return self.flow.act(context, deterministic=True)
+
+    def sample(self, obs: TensorDict) -> tuple[torch.Tensor, torch.Tensor]:
+        """(dummy action (B, 2A), its exact log-prob (B,)) in one pass: the noise is known, no inverse needed."""
+        context = self.context(obs)
+        dummy, self._log_prob = self.flow.sample(context)
+        self._context = context
+        return dummy, self._log_prob
+
+    def act(self, obs: TensorDict, deterministic: bool = True) -> torch.Tensor:
+        """The A-dim environment action; deterministic means zero base noise."""
+        return self.flow.act(self.context(obs), deterministic=deterministic)
+
+    def get_output_log_prob(self, outputs: torch.Tensor) -> torch.Tensor:
+        self._log_prob = self.flow.log_prob(self._context, outputs)
+        return self._log_prob
+
+    @property
+    def output_distribution_params(self) -> tuple[torch.Tensor, ...]:
+        return (self._log_prob,)
+
+    def get_kl_divergence(self, old_params: tuple[torch.Tensor, ...], new_params: tuple[torch.Tensor, ...]):
+        log_ratio = new_params[0] - old_params[0]
+        return torch.expm1(log_ratio) - log_ratio
+
+    @property
+    def output_entropy(self) -> torch.Tensor:
+        batch = 1 if self._context is None else self._context.shape[0]
+        return self.flow.entropy().expand(batch)
+
+    @property
+    def output_std(self) -> torch.Tensor:
+        """The base-noise scale sigma (rsl_rl logs its mean as Policy/mean_std)."""
+        return self.flow.noise_scale.detach()
+
+    @property
+    def output_mean(self) -> torch.Tensor:
+        return self.flow.act(self._context, deterministic=True)
+
+    def update_normalization(self, obs: TensorDict) -> None:
+        if self.obs_normalization:
+            self.obs_normalizer.update(torch.cat([obs[group] for group in self.obs_groups], dim=-1))
+
+    def reset(self, dones: torch.Tensor | None = None, hidden_state=None) -> None:
+        pass
+
+    def get_hidden_state(self):
+        return None
+
+    def detach_hidden_state(self, dones: torch.Tensor | None = None) -> None:
+        pass
+
+    # ---------------------------------------------------------------- export (OnPolicyRunner.export_policy_to_*)
+    def as_jit(self) -> nn.Module:
+        return DeterministicFlowPolicy(copy.deepcopy(self.obs_normalizer), copy.deepcopy(self.flow))
+
+    def as_onnx(self, verbose: bool = False) -> nn.Module:
+        return OnnxFlowPolicy(copy.deepcopy(self.obs_normalizer), copy.deepcopy(self.flow))
