@@ -1,0 +1,118 @@
+"""Shared by the bench scripts: run rsl_rl's stock runner on a task and record what each iteration cost and earned.
+
+Timing wraps ``env.step`` and ``alg.update`` of the real runner (no copy of its loop), so it works in either rsl_rl
+world: per iteration we get wall time, update time, env-step time and, by difference, the policy's rollout time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from genpo_rsl.compat import register  # noqa: E402
+from genpo_rsl.scripts.common import make_task_env, seed_everything  # noqa: E402
+from genpo_rsl.train_config import build_runner_cfg, task_settings  # noqa: E402
+
+
+def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] | None = None,
+                     iterations: int | None = None, log_dir: str | None = None, quiet: bool = True,
+                     threads: int | None = None, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``algo`` on ``task`` and return per-iteration records plus the final runner (key "runner")."""
+    if threads:
+        torch.set_num_threads(threads)
+    settings = task_settings(task, overrides)
+    if iterations is not None:
+        settings["max_iterations"] = iterations
+    cfg = build_runner_cfg(algo, settings, experiment_name=f"bench_{algo}")
+    seed_everything(seed)
+    env = make_task_env(task, settings["num_envs"], seed, "cpu", **(env_kwargs or {}))
+    register()
+    from rsl_rl.runners import OnPolicyRunner
+
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        runner = OnPolicyRunner(env, cfg, log_dir=log_dir, device="cpu")
+
+    clock = {"env": 0.0, "update": 0.0, "last": None}
+    records: list[dict[str, Any]] = []
+    steps_per_iter = settings["num_envs"] * settings["num_steps_per_env"]
+    env_step, alg_update = env.step, runner.alg.update
+
+    def timed_step(actions):
+        start = time.perf_counter()
+        out = env_step(actions)
+        clock["env"] += time.perf_counter() - start
+        return out
+
+    def timed_update():
+        start = time.perf_counter()
+        losses = alg_update()
+        end = time.perf_counter()
+        wall = end - clock["last"]
+        returns = _recent_returns(env)
+        records.append({
+            "iteration": len(records),
+            "env_steps": (len(records) + 1) * steps_per_iter,
+            "wall_s": wall,
+            "update_s": end - start,
+            "env_s": clock["env"],
+            "policy_rollout_s": wall - (end - start) - clock["env"],
+            "return_mean": float(np.mean(returns)) if returns else float("nan"),
+            "episodes": len(returns),
+            "losses": {k: float(v) for k, v in losses.items() if v is not None},
+            "learning_rate": float(runner.alg.learning_rate),
+        })
+        clock["env"], clock["last"] = 0.0, end
+        return losses
+
+    env.step, runner.alg.update = timed_step, timed_update
+    clock["last"] = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        runner.learn(num_learning_iterations=settings["max_iterations"])
+    env.step, runner.alg.update = env_step, alg_update
+    cumulative = np.cumsum([r["wall_s"] for r in records])
+    for r, t in zip(records, cumulative):
+        r["elapsed_s"] = float(t)
+    return {"task": task, "algo": algo, "seed": seed, "settings": settings, "records": records,
+            "runner": runner, "env": env}
+
+
+def _recent_returns(env) -> list[float]:
+    """Returns of the episodes that finished since the last call (the env keeps a list of finished episodes)."""
+    seen = getattr(env, "_bench_seen", 0)
+    returns = list(env.episode_returns)
+    env._bench_seen = len(returns)
+    return returns[seen:]
+
+
+def evaluate_policy(runner, env, episodes: int, deterministic: bool = True) -> list[float]:
+    from genpo_rsl.runner import evaluate
+
+    return evaluate(runner, env, episodes, deterministic=deterministic)
+
+
+def summary(values: list[float]) -> str:
+    arr = np.asarray(values, dtype=np.float64)
+    return f"{arr.mean():.4g} +- {arr.std():.2g}" if arr.size else "n/a"
+
+
+def save_json(obj: Any, path: str) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, default=float)
+    os.replace(tmp, path)
+
+
+def strip_runtime(result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-serialisable part of a train_and_record result."""
+    return {k: v for k, v in result.items() if k not in ("runner", "env")}

@@ -1,0 +1,271 @@
+"""rsl_rl ``VecEnv`` adapter for any continuous-action gymnasium environment, vectorised by gymnasium itself.
+
+The sub-environments run in gymnasium's own :class:`~gymnasium.vector.SyncVectorEnv` or
+:class:`~gymnasium.vector.AsyncVectorEnv` (built by :func:`gymnasium.make_vec`) with
+``autoreset_mode=AutoresetMode.SAME_STEP``: an environment that terminates or truncates is reset inside the same
+``step`` call and the returned observation is already the first observation of its next episode. That is what
+rsl_rl expects (Isaac Lab resets in place too); gymnasium's default ``NEXT_STEP`` mode would instead return the
+final observation and spend the next ``step`` on the reset, ignoring that step's action.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from tensordict import TensorDict
+
+from rsl_rl.env import VecEnv
+
+from .toy import EpisodeStatistics, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
+
+# Episode limit assumed for a task registered without ``max_episode_steps`` (rsl_rl needs a finite number).
+DEFAULT_MAX_EPISODE_LENGTH = 1_000_000
+
+VECTORIZATIONS = ("sync", "async")
+
+
+class GymnasiumVecEnv(VecEnv):
+    """A batch of ``num_envs`` copies of a gymnasium task, exposed through rsl_rl's ``VecEnv`` interface.
+
+    Args:
+        task: A registered gymnasium id (``"HalfCheetah-v5"``), optionally ``"module:Id"`` to import the module that
+            registers it first.
+        num_envs: Number of parallel environments (>= 1).
+        seed: Environment ``i`` is reset with seed ``seed + i`` once at construction.
+        device: Device of the returned tensors (the simulation itself runs on the CPU).
+        vectorization: ``"sync"`` (one process, best for cheap envs) or ``"async"`` (one subprocess per env).
+        clip_actions: Clip actions to the action space's bounds before they reach the environment.
+        render_mode: Passed to every sub-environment; ``"rgb_array"`` enables :meth:`render`.
+        env_kwargs: Extra keyword arguments for the environment constructor (``gymnasium.make``).
+        max_episode_steps: Override the registered time limit (episodes ending there are time-outs).
+        wrappers: Callables ``gym.Env -> gym.Env`` applied to every sub-environment, e.g.
+            ``[gymnasium.wrappers.FlattenObservation]``.
+
+    Outputs of :meth:`step`:
+        * observations: ``TensorDict({"policy": (num_envs, obs_dim) float32}, batch_size=[num_envs])``; use
+          ``obs_groups = {"actor": ["policy"], "critic": ["policy"]}`` (``"policy"`` for rsl_rl 3.x's actor key).
+        * rewards: ``(num_envs,)`` float32. dones: ``(num_envs,)`` long, ``terminated | truncated``.
+        * extras: ``"time_outs"`` (bool, ``truncated & ~terminated``) so PPO bootstraps time-limited episodes;
+          ``"log"`` with ``"/episode_return"`` and ``"/episode_length"`` (one entry per episode that finished on
+          this step), present only when an episode finished.
+
+    ``episode_returns`` / ``episode_lengths`` list every finished episode's undiscounted return and length.
+    """
+
+    def __init__(
+        self,
+        task: str,
+        num_envs: int = 16,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+        vectorization: str = "sync",
+        clip_actions: bool = True,
+        render_mode: str | None = None,
+        env_kwargs: dict[str, Any] | None = None,
+        max_episode_steps: int | None = None,
+        wrappers: Sequence[Callable[[gym.Env], gym.Env]] | None = None,
+    ):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+        if vectorization not in VECTORIZATIONS:
+            raise ValueError(f"vectorization: must be one of {list(VECTORIZATIONS)}, got {vectorization!r}")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps: must be None or an integer >= 1, got {max_episode_steps!r}")
+        env_kwargs = dict(env_kwargs or {})
+        for key in ("render_mode", "max_episode_steps"):
+            if key in env_kwargs:
+                raise ValueError(f"env_kwargs: pass {key!r} as the argument GymnasiumVecEnv({key}=...) instead")
+        spec = _find_spec(task)
+
+        make_kwargs = dict(env_kwargs)
+        if render_mode is not None:
+            make_kwargs["render_mode"] = render_mode
+        if max_episode_steps is not None:
+            make_kwargs["max_episode_steps"] = max_episode_steps
+        self._vec = gym.make_vec(
+            spec.id,
+            num_envs=num_envs,
+            vectorization_mode=vectorization,
+            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            wrappers=wrappers,
+            **make_kwargs,
+        )
+        try:
+            _check_spaces(spec.id, self._vec.single_observation_space, self._vec.single_action_space)
+        except ValueError:
+            self._vec.close()
+            raise
+
+        self.task = spec.id
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.clip_actions = clip_actions
+        self.render_mode = render_mode
+        action_space = self._vec.single_action_space
+        self.num_actions = int(action_space.shape[0])
+        self.obs_dim = int(self._vec.single_observation_space.shape[0])
+        self._action_dtype = action_space.dtype
+        self.action_low = torch.as_tensor(action_space.low, dtype=torch.float32, device=self.device)
+        self.action_high = torch.as_tensor(action_space.high, dtype=torch.float32, device=self.device)
+        limit = max_episode_steps if max_episode_steps is not None else spec.max_episode_steps
+        self.max_episode_length = int(limit) if limit is not None else DEFAULT_MAX_EPISODE_LENGTH
+        self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+        self.stats = EpisodeStatistics(num_envs, "cpu")
+        self.cfg = {
+            "task": self.task,
+            "num_envs": num_envs,
+            "seed": seed,
+            "vectorization": vectorization,
+            "obs_dim": self.obs_dim,
+            "num_actions": self.num_actions,
+            "action_low": action_space.low.tolist(),
+            "action_high": action_space.high.tolist(),
+            "clip_actions": clip_actions,
+            "max_episode_length": self.max_episode_length,
+            "env_kwargs": env_kwargs,
+        }
+        self._closed = False
+
+        obs, _ = self._vec.reset(seed=seed)
+        self._obs = self._to_obs_tensor(obs)
+
+    @property
+    def episode_returns(self) -> list[float]:
+        """Undiscounted returns of all finished episodes, in order of completion."""
+        return self.stats.episode_returns
+
+    @property
+    def episode_lengths(self) -> list[int]:
+        """Lengths of all finished episodes, in order of completion."""
+        return self.stats.episode_lengths
+
+    def recent_episode_returns(self, n: int | None = None) -> list[float]:
+        """The last ``n`` finished episode returns (all if ``None``)."""
+        return self.stats.recent_returns(n)
+
+    def get_observations(self) -> TensorDict:
+        """The current observations, ``{"policy": (num_envs, obs_dim) float32}``."""
+        return TensorDict({"policy": self._obs}, batch_size=[self.num_envs], device=self.device)
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """Step every environment with ``actions`` (num_envs, num_actions); finished ones reset in place."""
+        if tuple(actions.shape) != (self.num_envs, self.num_actions):
+            raise ValueError(
+                f"actions: expected shape ({self.num_envs}, {self.num_actions}) for {self.task}, "
+                f"got {tuple(actions.shape)}"
+            )
+        actions = actions.detach().to(self.device, torch.float32)
+        if not bool(torch.isfinite(actions).all()):
+            raise RuntimeError(f"{self.task}: the policy produced non-finite actions (NaN or inf): {actions}")
+        if self.clip_actions:
+            actions = torch.clamp(actions, self.action_low, self.action_high)
+
+        obs, rewards, terminated, truncated, _ = self._vec.step(actions.cpu().numpy().astype(self._action_dtype))
+        self.episode_length_buf += 1
+        # rsl_rl may set episode_length_buf ahead (learn(init_at_random_ep_len=True)) to spread episode ends; honour
+        # it by cutting those episodes short as time-outs, like Isaac Lab does.
+        over_limit = (self.episode_length_buf >= self.max_episode_length).cpu().numpy() & ~(terminated | truncated)
+        if over_limit.any():
+            obs, _ = self._vec.reset(options={"reset_mask": over_limit})
+            truncated = truncated | over_limit
+
+        self._obs = self._to_obs_tensor(obs)
+        rewards = torch.as_tensor(rewards, dtype=torch.float32)
+        self._check_finite("reward", rewards)
+        terminated = torch.as_tensor(terminated, dtype=torch.bool)
+        truncated = torch.as_tensor(truncated, dtype=torch.bool)
+        dones = terminated | truncated
+
+        extras: dict[str, Any] = {"time_outs": (truncated & ~terminated).to(self.device)}
+        log = self.stats.update(rewards, dones)
+        if log is not None:
+            extras["log"] = log
+        dones = dones.to(self.device)
+        self.episode_length_buf[dones] = 0
+        return self.get_observations(), rewards.to(self.device), dones.long(), extras
+
+    def render(self) -> np.ndarray:
+        """An RGB frame (H, W, 3) of environment 0; needs ``render_mode="rgb_array"``."""
+        if self.render_mode != "rgb_array":
+            raise RuntimeError(
+                f"render: {self.task} was created with render_mode={self.render_mode!r}; "
+                "create GymnasiumVecEnv(..., render_mode='rgb_array') to get frames"
+            )
+        if isinstance(self._vec, SyncVectorEnv):
+            return self._vec.envs[0].render()
+        return self._vec.render()[0]
+
+    def close(self) -> None:
+        """Close every sub-environment (and subprocess, for ``"async"``). Safe to call twice."""
+        if not self._closed:
+            self._vec.close()
+            self._closed = True
+
+    def _to_obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
+        obs = torch.as_tensor(obs, dtype=torch.float32)
+        self._check_finite("observation", obs)
+        return obs.to(self.device)
+
+    def _check_finite(self, quantity: str, values: torch.Tensor) -> None:
+        """Raise if the environment returned NaN/inf; rsl_rl would otherwise train on it silently."""
+        finite = torch.isfinite(values)
+        if bool(finite.all()):
+            return
+        bad = (~finite).reshape(self.num_envs, -1).any(dim=1).nonzero().flatten().tolist()
+        raise RuntimeError(
+            f"{self.task}: the environment returned a non-finite {quantity} (NaN or inf) in env index(es) {bad}. "
+            "The simulation likely diverged; check the environment and the range of the actions sent to it."
+        )
+
+
+def _find_spec(task: str) -> gym.envs.registration.EnvSpec:
+    """The registered spec of ``task`` (``"Id"`` or ``"module:Id"``), or a ValueError listing close ids."""
+    if not isinstance(task, str) or not task:
+        raise ValueError(f"task: must be a gymnasium environment id such as 'HalfCheetah-v5', got {task!r}")
+    if ":" in task:
+        module, _, task = task.partition(":")
+        importlib.import_module(module)
+    try:
+        return gym.spec(task)
+    except gym.error.Error as err:
+        close = difflib.get_close_matches(task, list(gym.registry), n=5, cutoff=0.6)
+        hint = f" Did you mean one of {close}?" if close else ""
+        raise ValueError(
+            f"task: {task!r} is not a registered gymnasium environment ({err}).{hint} "
+            "Use an id from gymnasium.registry (e.g. 'HalfCheetah-v5', 'Pendulum-v1'), or 'module:Id' to import "
+            "the module that registers a custom environment."
+        ) from None
+
+
+def _check_spaces(task: str, observation_space: gym.Space, action_space: gym.Space) -> None:
+    if not isinstance(action_space, gym.spaces.Box) or len(action_space.shape) != 1:
+        raise ValueError(
+            f"action space: GenPO needs a continuous (Box) action space with a 1-D shape; {task} has "
+            f"{action_space}. Use a continuous-control task (e.g. 'MountainCarContinuous-v0' instead of "
+            "'MountainCar-v0', or a MuJoCo task)."
+        )
+    if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+        raise ValueError(
+            f"observation space: GymnasiumVecEnv needs a flat 1-D Box observation space; {task} has "
+            f"{observation_space}. Flatten it with wrappers=[gymnasium.wrappers.FlattenObservation]."
+        )
+
+
+TOY_ENVS = {"toy/PointReach": PointReachVecEnv, "toy/TwoGoalReach": TwoGoalReachVecEnv, "toy/ZeroCost": ZeroCostVecEnv}
+
+
+def make_env(task: str, num_envs: int = 16, seed: int = 0, device: torch.device | str = "cpu", **kwargs: Any) -> VecEnv:
+    """Build a VecEnv by name: a toy env (``"toy/PointReach"``, ``"toy/TwoGoalReach"``, ``"toy/ZeroCost"``) or any
+    gymnasium id. ``kwargs`` go to the class's constructor (``ZeroCost`` needs ``obs_dim`` and ``action_dim``)."""
+    if isinstance(task, str) and task.startswith("toy/"):
+        if task not in TOY_ENVS:
+            raise ValueError(f"task: unknown toy environment {task!r}; choose one of {sorted(TOY_ENVS)}")
+        return TOY_ENVS[task](num_envs=num_envs, device=device, seed=seed, **kwargs)
+    return GymnasiumVecEnv(task, num_envs=num_envs, seed=seed, device=device, **kwargs)

@@ -1,0 +1,121 @@
+"""Runner configurations for the command line and the benchmarks: per-task defaults, in either rsl_rl world.
+
+GenPO and the Gaussian PPO baseline share every setting (env, steps, network sizes, PPO hyperparameters) except the
+policy itself, so a comparison between them is fair by construction.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .compat import rsl_rl_major
+from .config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS
+
+ALGOS = ("genpo", "ppo")
+
+# Settings common to every task; TASK_DEFAULTS overrides them per task.
+BASE_SETTINGS: dict[str, Any] = {
+    "num_envs": 16,
+    "num_steps_per_env": 64,
+    "max_iterations": 300,
+    "save_interval": 50,
+    "hidden_dims": [256, 256],
+    "activation": "elu",
+    "obs_normalization": True,
+    "ppo": {
+        "num_learning_epochs": 5,
+        "num_mini_batches": 4,
+        "clip_param": 0.2,
+        "gamma": 0.99,
+        "lam": 0.95,
+        "value_loss_coef": 1.0,
+        "entropy_coef": 0.0,
+        "learning_rate": 3e-4,
+        "max_grad_norm": 1.0,
+        "use_clipped_value_loss": True,
+        "schedule": "adaptive",
+        "desired_kl": 0.01,
+    },
+    "flow": {},  # GenPO policy fields beyond FLOW_DEFAULTS
+    "genpo": {},  # GenPO algorithm fields beyond GENPO_ALGORITHM_DEFAULTS
+    "init_noise_std": 1.0,  # Gaussian PPO's initial action std
+}
+
+# Budgets are sized for a 2-core CPU: a few minutes to tens of minutes per run.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "HalfCheetah-v5": {"max_iterations": 300},
+    "Hopper-v5": {"max_iterations": 300},
+    "Walker2d-v5": {"max_iterations": 300},
+    "Ant-v5": {"max_iterations": 500},
+    "Humanoid-v5": {"max_iterations": 500, "hidden_dims": [256, 256, 256]},
+    "Pendulum-v1": {"max_iterations": 100, "num_steps_per_env": 200, "hidden_dims": [64, 64]},
+    "toy/PointReach": {"num_envs": 64, "num_steps_per_env": 50, "max_iterations": 60, "hidden_dims": [64, 64],
+                   "ppo": {"learning_rate": 1e-3}},
+    "toy/TwoGoalReach": {"num_envs": 256, "num_steps_per_env": 8, "max_iterations": 100, "hidden_dims": [64, 64],
+                     "ppo": {"learning_rate": 1e-3}},
+    "toy/ZeroCost": {"num_envs": 1024, "num_steps_per_env": 24, "max_iterations": 10},
+}
+
+
+def task_settings(task: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """BASE_SETTINGS, then the task's defaults, then ``overrides`` (nested dicts merged key by key)."""
+    settings = copy.deepcopy(BASE_SETTINGS)
+    for layer in (TASK_DEFAULTS.get(task, {}), overrides or {}):
+        for key, value in layer.items():
+            if key not in settings:
+                raise ValueError(f"unknown setting {key!r}; allowed: {sorted(settings)}")
+            if isinstance(settings[key], dict):
+                settings[key].update(value)
+            else:
+                settings[key] = copy.deepcopy(value)
+    return settings
+
+
+def build_runner_cfg(algo: str, settings: dict[str, Any], experiment_name: str = "genpo",
+                     logger: str = "tensorboard", major: int | None = None) -> dict[str, Any]:
+    """The ``train_cfg`` dict that rsl_rl's stock ``OnPolicyRunner`` takes, for the installed (or given) world."""
+    if algo not in ALGOS:
+        raise ValueError(f"algo: must be one of {list(ALGOS)}, got {algo!r}")
+    major = rsl_rl_major() if major is None else major
+    cfg: dict[str, Any] = {
+        "num_steps_per_env": settings["num_steps_per_env"],
+        "max_iterations": settings["max_iterations"],
+        "save_interval": settings["save_interval"],
+        "experiment_name": experiment_name,
+        "logger": logger,
+        "obs_groups": {"actor": ["policy"], "critic": ["policy"]},
+    }
+    algorithm = dict(settings["ppo"])
+    flow = {**FLOW_DEFAULTS, **settings["flow"]}
+    if algo == "genpo":
+        algorithm.update({**GENPO_ALGORITHM_DEFAULTS, **settings["genpo"]})
+    net = {"hidden_dims": list(settings["hidden_dims"]), "activation": settings["activation"]}
+
+    if major >= 4:
+        algorithm["class_name"] = "genpo_rsl.v5:GenPO" if algo == "genpo" else "rsl_rl.algorithms:PPO"
+        critic = {"class_name": "rsl_rl.models:MLPModel", **net, "obs_normalization": settings["obs_normalization"]}
+        if algo == "genpo":
+            actor = {"class_name": "genpo_rsl.v5:GenPOActor", **net,
+                     "obs_normalization": settings["obs_normalization"], **flow}
+        else:
+            actor = {**critic, "distribution_cfg": {"class_name": "rsl_rl.modules:GaussianDistribution",
+                                                    "init_std": settings["init_noise_std"]}}
+        cfg.update(algorithm=algorithm, actor=actor, critic=critic)
+    else:
+        # rsl_rl 3.x eval()s class names inside its runner module: only names reachable from there resolve, and
+        # genpo_rsl.compat.register() puts GenPO's classes into rsl_rl.modules / rsl_rl.algorithms.
+        algorithm["class_name"] = "rsl_rl.algorithms.GenPO" if algo == "genpo" else "PPO"
+        policy = {
+            "actor_hidden_dims": list(settings["hidden_dims"]),
+            "critic_hidden_dims": list(settings["hidden_dims"]),
+            "activation": settings["activation"],
+            "actor_obs_normalization": settings["obs_normalization"],
+            "critic_obs_normalization": settings["obs_normalization"],
+        }
+        if algo == "genpo":
+            policy.update(class_name="rsl_rl.modules.GenPOActorCritic", **flow)
+        else:
+            policy.update(class_name="ActorCritic", init_noise_std=settings["init_noise_std"])
+        cfg.update(algorithm=algorithm, policy=policy)
+    return cfg
