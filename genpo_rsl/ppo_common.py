@@ -1,0 +1,119 @@
+"""What the rsl_rl 3.x and 5.x GenPO algorithms share: config intake, one minibatch step, end-of-update checks.
+
+``GenPOMixin`` is mixed into each world's PPO subclass. It imports nothing of rsl_rl; it uses only attributes that
+both worlds' PPO define (optimizer, clip_param, learning_rate, desired_kl, is_multi_gpu, ...), so each adapter
+keeps just what differs: how batches are unpacked and where the flow and critic live.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+
+import torch
+import torch.nn as nn
+
+from . import objective
+from .config import GENPO_ALGORITHM_DEFAULTS, check_unknown_keys, validate_genpo_algorithm
+from .flow import CoupledFlow
+
+
+class GenPOMixin:
+    """GenPO's additions to a PPO class; call ``_take_genpo_cfg`` before ``PPO.__init__``."""
+
+    def _take_genpo_cfg(self, cfg: dict, ppo_keys: set[str]) -> dict:
+        """Validate the algorithm config, keep GenPO's fields on self, and return what PPO itself takes."""
+        check_unknown_keys("algorithm", cfg, ppo_keys | set(GENPO_ALGORITHM_DEFAULTS))
+        validate_genpo_algorithm(cfg)
+        for key, why in (("rnd_cfg", "RND"), ("symmetry_cfg", "symmetry augmentation")):
+            if cfg.get(key):
+                raise ValueError(f"algorithm.{key}: {why} is not supported by GenPO; remove it from the config.")
+        if cfg.get("use_mixed_precision"):
+            raise ValueError("algorithm.use_mixed_precision: not supported by GenPO; bf16 breaks the exact "
+                             "inverse the likelihood relies on. Set it to False.")
+        cfg = dict(cfg)
+        genpo = {key: cfg.pop(key, default) for key, default in GENPO_ALGORITHM_DEFAULTS.items()}
+        self.compression_coef = float(genpo["compression_coef"])
+        self.compression_form = genpo["compression_form"]
+        self.entropy_term = genpo["entropy_term"]
+        self.kl_estimator = genpo["kl_estimator"]
+        self.roundtrip_warn = float(genpo["roundtrip_warn"])
+        self.roundtrip_fail = float(genpo["roundtrip_fail"])
+        return cfg
+
+    def _minibatch_step(self, flow: CoupledFlow, context: torch.Tensor, actions: torch.Tensor,
+                        old_log_prob: torch.Tensor, advantages: torch.Tensor, values: torch.Tensor,
+                        old_values: torch.Tensor, returns: torch.Tensor,
+                        clip_groups: Iterable[Iterable[nn.Parameter]]) -> dict[str, torch.Tensor]:
+        """Loss, adaptive learning rate, backward and optimizer step for one minibatch; returns detached stats."""
+        if self.normalize_advantage_per_mini_batch:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        new_log_prob = flow.log_prob(context, actions)
+
+        kl = objective.kl_estimate(old_log_prob, new_log_prob.detach(), self.kl_estimator)
+        if self.desired_kl is not None and self.schedule == "adaptive":
+            self._adapt_learning_rate(kl)
+
+        surrogate, clip_fraction = objective.clipped_surrogate(new_log_prob, old_log_prob, advantages, self.clip_param)
+        value = objective.value_loss(values, old_values, returns, self.clip_param, self.use_clipped_value_loss)
+        entropy = objective.entropy_bonus_term(flow, new_log_prob, self.entropy_term)
+        loss = surrogate + self.value_loss_coef * value - self.entropy_coef * entropy
+        if self.compression_coef > 0.0:
+            # Fresh reparameterised samples: the gradient flows through the whole flow.
+            compression = objective.compression_loss(flow.sample(context)[0], self.compression_form)
+            loss = loss + self.compression_coef * compression
+        else:
+            with torch.no_grad():  # still logged: the gap tells whether the average is a faithful action
+                compression = objective.compression_loss(flow.sample(context)[0], self.compression_form)
+
+        self.optimizer.zero_grad()
+        loss.backward()
+        if self.is_multi_gpu:
+            self.reduce_parameters()
+        for params in clip_groups:
+            nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        self.optimizer.step()
+        return {"value": value, "surrogate": surrogate, "entropy": entropy, "kl": kl,
+                "clip_fraction": clip_fraction, "compression": compression}
+
+    def _finish_update(self, totals: dict[str, float], flow: CoupledFlow, context: torch.Tensor) -> dict[str, float]:
+        """Mean losses over the update plus the flow's health, measured on ``context`` (a slice of the rollout)."""
+        num_updates = self.num_learning_epochs * self.num_mini_batches
+        losses = {key: val / num_updates for key, val in totals.items()}
+        losses["roundtrip_error"] = self._check_roundtrip(flow, context)
+        losses["noise_scale"] = flow.noise_scale.mean().item()
+        losses["gap_abs"] = losses["compression"] if self.compression_form == "l2" else losses["compression"] ** 0.5
+        return losses
+
+    @staticmethod
+    def _accumulate(totals: dict[str, float], stats: dict[str, torch.Tensor], rename: dict[str, str]) -> None:
+        for key, val in stats.items():
+            key = rename.get(key, key)
+            totals[key] = totals.get(key, 0.0) + float(val.detach())
+
+    def _adapt_learning_rate(self, kl: torch.Tensor) -> None:
+        kl_mean = kl.detach().clone()
+        if self.is_multi_gpu:
+            torch.distributed.all_reduce(kl_mean, op=torch.distributed.ReduceOp.SUM)
+            kl_mean /= self.gpu_world_size
+        if self.gpu_global_rank == 0:
+            self.learning_rate = objective.adapt_learning_rate(self.learning_rate, kl_mean.item(), self.desired_kl)
+        if self.is_multi_gpu:
+            lr = torch.tensor(self.learning_rate, device=self.device)
+            torch.distributed.broadcast(lr, src=0)
+            self.learning_rate = lr.item()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate
+
+    def _check_roundtrip(self, flow: CoupledFlow, context: torch.Tensor) -> float:
+        error = objective.roundtrip_error(flow, context)
+        if not error <= self.roundtrip_fail:  # also catches NaN
+            raise RuntimeError(
+                f"GenPO: the flow's inversion round-trip error {error:.3g} exceeds algorithm.roundtrip_fail="
+                f"{self.roundtrip_fail:g}; the likelihood is no longer exact, so training stops before saving. "
+                "Raise the policy's mix (p closer to 1), lower the learning rate, or raise roundtrip_fail if intended."
+            )
+        if error > self.roundtrip_warn:
+            warnings.warn(f"GenPO: inversion round-trip error {error:.3g} > algorithm.roundtrip_warn="
+                          f"{self.roundtrip_warn:g}; the flow is becoming ill-conditioned.", RuntimeWarning)
+        return error
