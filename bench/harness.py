@@ -94,10 +94,11 @@ def _recent_returns(env) -> list[float]:
     return returns[seen:]
 
 
-def evaluate_policy(runner, env, episodes: int, deterministic: bool = True) -> list[float]:
+def evaluate_policy(runner, episodes: int, deterministic: bool = True) -> list[float]:
+    """Undiscounted returns of ``episodes`` complete episodes on the runner's env."""
     from genpo_rsl.runner import evaluate
 
-    return evaluate(runner, env, episodes, deterministic=deterministic)
+    return evaluate(runner, episodes, deterministic=deterministic)["returns"]
 
 
 def summary(values: list[float]) -> str:

@@ -23,7 +23,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> dict:
+def run(argv=None) -> dict:
     args = parse_args(argv)
     if args.episodes < 1:
         raise SystemExit("genpo-play: --episodes must be >= 1")
@@ -45,7 +45,7 @@ def main(argv=None) -> dict:
         from genpo_rsl.video import record_video
 
         record_video(runner, env, args.video, deterministic=args.deterministic)
-    returns = np.asarray(runner.evaluate(args.episodes, deterministic=args.deterministic), dtype=np.float64)
+    returns = np.asarray(runner.evaluate(args.episodes, deterministic=args.deterministic)["returns"], dtype=np.float64)
     env.close()
     mode = "deterministic" if args.deterministic else "stochastic"
     print(f"genpo-play: {run['algo']} on {run['task']}, {len(returns)} episodes ({mode}): "
@@ -53,5 +53,10 @@ def main(argv=None) -> dict:
     return {"mean": float(returns.mean()), "std": float(returns.std()), "returns": returns.tolist()}
 
 
+def main(argv=None) -> int:
+    run(argv)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -26,7 +26,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> str:
+def run(argv=None) -> str:
     args = parse_args(argv)
     overrides = {}
     if args.num_envs is not None:
@@ -67,5 +67,10 @@ def main(argv=None) -> str:
     return final
 
 
+def main(argv=None) -> int:
+    run(argv)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Target of the ``"isaaclab_tasks_ext.agents:<task id>"`` entries :mod:`isaaclab_tasks_ext.registration` adds.
+
+IsaacLab's ``load_cfg_from_registry`` resolves such a string with ``getattr(importlib.import_module(module), attr)``
+and calls the result when it is callable. Every task id (``Isaac-Velocity-Rough-Anymal-D-v0`` -- not a Python
+identifier, which ``getattr`` does not mind) is therefore an attribute of this module (PEP 562 ``__getattr__``)
+whose value is a zero-argument factory returning that task's GenPO runner config, built on call.
+"""
+
+from __future__ import annotations
+
+
+class GenPOAgentFactory:
+    """Zero-argument callable: ``GenPOAgentFactory(task_id)()`` -> the task's ``GenPORunnerCfg``."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+
+    def __call__(self):
+        from .registration import make_genpo_cfg
+
+        return make_genpo_cfg(self.task_id)
+
+    def __repr__(self) -> str:
+        return f"GenPOAgentFactory({self.task_id!r})"
+
+
+def __getattr__(name: str):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    import gymnasium
+
+    from .registration import SOURCE_KEY
+
+    spec = gymnasium.registry.get(name)
+    if spec is None or SOURCE_KEY not in spec.kwargs:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}: no registered task of that id has an "
+                             f"{SOURCE_KEY!r} to derive a GenPO config from")
+    return GenPOAgentFactory(name)
+
