@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,15 @@ from genpo_rsl.train_config import build_runner_cfg, task_settings  # noqa: E402
 
 def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] | None = None,
                      iterations: int | None = None, log_dir: str | None = None, quiet: bool = True,
-                     threads: int | None = None, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train ``algo`` on ``task`` and return per-iteration records plus the final runner (key "runner")."""
+                     threads: int | None = None, env_kwargs: dict[str, Any] | None = None,
+                     on_record: Callable[[dict[str, Any], Any], None] | None = None, runner_class: type | None = None,
+                     store_code_state: bool = True) -> dict[str, Any]:
+    """Train ``algo`` on ``task`` and return per-iteration records plus the final runner (key "runner").
+
+    ``on_record(record, runner)`` runs after each update and may add fields to the record; ``runner_class``
+    replaces rsl_rl's ``OnPolicyRunner`` (e.g. ``GenPORunner``); ``store_code_state=False`` skips the git diff
+    rsl_rl writes into the log directory.
+    """
     if threads:
         torch.set_num_threads(threads)
     settings = task_settings(task, overrides)
@@ -40,7 +48,11 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
     from rsl_rl.runners import OnPolicyRunner
 
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-        runner = OnPolicyRunner(env, cfg, log_dir=log_dir, device="cpu")
+        runner = (runner_class or OnPolicyRunner)(env, cfg, log_dir=log_dir, device="cpu")
+    if not store_code_state:
+        (runner.logger if hasattr(runner, "logger") else runner).git_status_repos = []  # 5.x: logger; 3.x: runner
+    if log_dir is None and hasattr(runner, "disable_logs"):
+        runner.disable_logs = True  # rsl_rl 3.x stores its code state under log_dir even when that is None
 
     clock = {"env": 0.0, "update": 0.0, "last": None}
     records: list[dict[str, Any]] = []
@@ -71,6 +83,8 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
             "losses": {k: float(v) for k, v in losses.items() if v is not None},
             "learning_rate": float(runner.alg.learning_rate),
         })
+        if on_record is not None:
+            on_record(records[-1], runner)
         clock["env"], clock["last"] = 0.0, end
         return losses
 
@@ -117,3 +131,32 @@ def save_json(obj: Any, path: str) -> None:
 def strip_runtime(result: dict[str, Any]) -> dict[str, Any]:
     """The JSON-serialisable part of a train_and_record result."""
     return {k: v for k, v in result.items() if k not in ("runner", "env")}
+
+
+def run_cached(path: str, compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """(result, computed): the JSON a finished run left at ``path``, else ``compute()`` written there atomically.
+
+    A study killed mid-way therefore resumes where it stopped: finished runs are read back, never retrained.
+    """
+    if os.path.isfile(path):
+        with open(path) as f:
+            return json.load(f), False
+    result = compute()
+    save_json(result, path)
+    return result, True
+
+
+def run_parallel(fn: Callable[[Any], Any], jobs: list[Any], processes: int) -> list[Any]:
+    """``[fn(job) for job in jobs]``; with ``processes`` > 1 in that many spawned processes of one torch thread each.
+
+    On a small CPU several single-threaded runs beat one multi-threaded run (the networks are too small to split).
+    ``fn`` must be a module-level function; spawn (not fork) keeps torch's thread pools out of the children.
+    """
+    if processes <= 1 or len(jobs) <= 1:
+        return [fn(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        return list(pool.map(fn, jobs))

@@ -14,13 +14,14 @@ Layouts (what ``OnPolicyRunner.save`` writes):
 
 Entry points: :func:`load_checkpoint` (read + validate, for runners), :func:`describe_checkpoint` (what a file
 is), :func:`check_state_dict` (3.x ``GenPOActorCritic.load_state_dict``) and :func:`check_loaded_dict` (any
-algorithm's ``load``, e.g. the 5.x ``GenPO.load``).
+algorithm's ``load``, e.g. the 5.x ``GenPO.load``). :func:`write_checkpoint` writes one atomically.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,6 +239,26 @@ def _check_sizes(info: CheckpointInfo, expected: CheckpointInfo) -> None:
             f"{expected.flow_steps}. Fix: set the policy's num_steps to {info.flow_steps} to load it.")
 
 
+def _check_flow_config(info: CheckpointInfo, flow: nn.Module | None) -> None:
+    """The flow settings that are not in the state dict (mix, noise_scale mode) must match the stamped ones.
+
+    ``mix`` is a plain attribute and a learned or fixed noise scale has the same key and shape, so a config change
+    would load without complaint and silently give another policy (other actions, another likelihood).
+    """
+    stamped = info.written_by.get("flow")
+    if flow is None or not isinstance(stamped, dict):
+        return
+    live = flow_config(flow)
+    bad = {key: value for key, value in stamped.items() if key in live and live[key] != value}
+    if bad:
+        detail = ", ".join(f"{key}={value!r} in the checkpoint vs {live[key]!r} in the config"
+                           for key, value in bad.items())
+        fix = ", ".join(f"{key}={value!r}" for key, value in bad.items())
+        raise CheckpointError(
+            f"{_where(info)} was trained with other flow settings: {detail}. These are not weights, so loading would "
+            f"silently change the policy's actions and likelihood. Fix: set the policy config's {fix}.")
+
+
 def _check_shapes(found: dict, expected: dict, section: str, info: CheckpointInfo) -> None:
     mismatched = [f"{k}: {tuple(found[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
                   if k in found and isinstance(found[k], torch.Tensor) and isinstance(v, torch.Tensor)
@@ -302,6 +323,7 @@ def check_loaded_dict(loaded: dict, *, policy: nn.Module | None = None, actor: n
     expected = _expected_info(expected_dicts)
     _check_kind(info, expected)
     _check_sizes(info, expected)
+    _check_flow_config(info, getattr(policy if policy is not None else actor, "flow", None))
     if strict:
         for section, expected_sd in expected_dicts.items():
             found = loaded.get(section)
@@ -324,8 +346,49 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None, *, policy
     return loaded
 
 
-def genpo_stamp() -> dict:
-    """What ``GenPORunner.save`` records in ``infos['genpo_rsl']``."""
+def flow_config(flow: nn.Module) -> dict:
+    """The flow settings a state dict does not carry (see :func:`_check_flow_config`)."""
+    return {"mix": float(flow.mix), "num_steps": int(flow.num_steps), "noise_scale": flow.noise_scale_mode}
+
+
+def genpo_stamp(flow: nn.Module | None = None) -> dict:
+    """What ``GenPORunner.save`` records in ``infos['genpo_rsl']``: versions, and the flow's settings if given."""
     from . import __version__
 
-    return {"genpo_rsl_version": __version__, "rsl_rl_version": rsl_rl_version(), "rsl_rl_major": rsl_rl_major()}
+    stamp = {"genpo_rsl_version": __version__, "rsl_rl_version": rsl_rl_version(), "rsl_rl_major": rsl_rl_major()}
+    if flow is not None:
+        stamp["flow"] = flow_config(flow)
+    return stamp
+
+
+# ---------------------------------------------------------------------------------------------- writing
+def write_checkpoint(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save(obj, path)`` atomically: the file at ``path`` is either the old one or the complete new one.
+
+    The data goes to a hidden temporary file in the same directory (so the rename cannot cross file systems, and
+    IsaacLab's ``model_.*.pt`` checkpoint pattern never matches it), is flushed to disk with fsync, and replaces
+    ``path`` with ``os.replace`` (atomic on POSIX and Windows). An error or a kill before the rename leaves ``path``
+    untouched; the directory is fsynced afterwards so the rename survives a power loss too.
+    """
+    path = os.path.abspath(os.fspath(path))
+    directory, name = os.path.split(path)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save checkpoint {path!r}: the directory {directory!r} does not exist.")
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        # O_EXCL: never write through an existing file or link; 0o666 minus the umask, like torch.save's own open().
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as stream:
+            torch.save(obj, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # POSIX: persist the rename itself
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

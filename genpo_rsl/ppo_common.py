@@ -66,12 +66,19 @@ class GenPOMixin:
             with torch.no_grad():  # still logged: the gap tells whether the average is a faithful action
                 compression = objective.compression_loss(flow.sample(context)[0], self.compression_form)
 
+        if not bool(torch.isfinite(loss)):  # stop before a NaN/inf step reaches the weights (and a checkpoint)
+            raise RuntimeError(self._non_finite_message(f"the loss is {loss.item()}", {
+                "observations (policy context)": context, "stored actions": actions, "stored log-probs": old_log_prob,
+                "advantages": advantages, "returns": returns, "stored values": old_values, "critic values": values,
+                "new log-probs": new_log_prob}))
+
         self.optimizer.zero_grad()
         loss.backward()
         if self.is_multi_gpu:
             self.reduce_parameters()
-        for params in clip_groups:
-            nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        norms = [nn.utils.clip_grad_norm_(params, self.max_grad_norm) for params in clip_groups]
+        if not bool(torch.isfinite(torch.stack(norms)).all()):
+            raise RuntimeError(self._non_finite_message("the gradient norm is non-finite", {}))
         self.optimizer.step()
         return {"value": value, "surrogate": surrogate, "entropy": entropy, "kl": kl,
                 "clip_fraction": clip_fraction, "compression": compression}
@@ -104,6 +111,26 @@ class GenPOMixin:
             self.learning_rate = lr.item()
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate
+
+    @staticmethod
+    def _non_finite_message(what: str, inputs: dict[str, torch.Tensor]) -> str:
+        """Why training stops on a non-finite loss or gradient, naming the minibatch inputs that are NaN/inf."""
+        bad = [name for name, tensor in inputs.items() if not bool(torch.isfinite(tensor).all())]
+        if any(name in bad for name in ("observations (policy context)", "advantages", "returns", "stored values")):
+            cause = ("the rollout holds NaN/inf: the environment returned non-finite observations or rewards (or "
+                     "rewards so large that the returns overflow). Fix: check the env's observations and rewards "
+                     "(rsl_rl 5.x's check_for_nan catches NaN but not inf), clip or rescale them")
+        elif "critic values" in bad:
+            cause = "the critic diverged. Fix: lower the learning rate or max_grad_norm, or normalise observations"
+        elif "new log-probs" in bad:
+            cause = ("the flow's inverse overflowed (an ill-conditioned flow). Fix: raise the policy's mix (p closer "
+                     "to 1) or lower the learning rate")
+        else:
+            cause = ("the update itself diverged (e.g. an overflowing probability ratio). Fix: lower the learning "
+                     "rate, or desired_kl with the adaptive schedule")
+        found = f" Non-finite minibatch inputs: {', '.join(bad)}." if bad else ""
+        return (f"GenPO: {what}; the optimizer step was skipped and training stops, so no NaN weights are written "
+                f"to a checkpoint.{found} Likely cause: {cause}.")
 
     def _check_roundtrip(self, flow: CoupledFlow, context: torch.Tensor) -> float:
         error = objective.roundtrip_error(flow, context)

@@ -9,23 +9,22 @@ own Gaussian PPO policies, so baselines can be evaluated the same way.
 
 from __future__ import annotations
 
-import copy
 import math
 import os
+import random
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 from tensordict import TensorDict
 
 from rsl_rl.runners import OnPolicyRunner
 
-from .checkpoint import check_loaded_dict, genpo_stamp, read_checkpoint
+from .checkpoint import check_loaded_dict, genpo_stamp, read_checkpoint, write_checkpoint
 from .compat import rsl_rl_major
-from .export import DeterministicFlowPolicy
-
-EXPORT_FORMATS = ("jit", "onnx")
+from .export import export_module, write_policy
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -172,59 +171,23 @@ def evaluate(runner: Any, num_episodes: int = 10, deterministic: bool = True, ma
 
 
 # ---------------------------------------------------------------------------------------------- export
-class _GaussianMeanPolicy(nn.Module):
-    """rsl_rl 3.x ActorCritic's deterministic policy (normaliser + actor MLP), for export."""
+def export(runner: Any, path: str | os.PathLike, format: str = "jit", stochastic: bool = False) -> str:
+    """Write the runner's policy (obs -> A-dim action, observation normalisation inside) to ``path``; return it.
 
-    def __init__(self, normalizer: nn.Module, actor: nn.Module) -> None:
-        super().__init__()
-        self.normalizer = normalizer
-        self.actor = actor
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.actor(self.normalizer(obs))
-
-    @torch.jit.export
-    def reset(self) -> None:
-        pass
-
-
-def export(runner: Any, path: str | os.PathLike, format: str = "jit") -> str:
-    """Write the deterministic policy (obs -> A-dim action, normalisation inside) to ``path``; return the path.
-
-    rsl_rl 4.x/5.x: the runner's own ``export_policy_to_jit`` / ``export_policy_to_onnx``. rsl_rl 3.x (which has
-    no export): the policy's actor and observation normaliser, TorchScript-scripted or exported to ONNX (opset 18,
-    input "obs", output "actions"), the same graph the 5.x path produces. ONNX needs ``onnxscript``.
+    The same in both rsl_rl worlds (see :func:`genpo_rsl.export.write_policy`): TorchScript or ONNX (opset 18,
+    dynamic batch axis, weights inside the .onnx file; needs ``onnxscript``), written atomically and checked
+    against the torch module. GenPO: deterministic (zero noise; input "obs") or, with ``stochastic``, inputs "obs"
+    and "noise" (B, 2A) standard normal. rsl_rl's Gaussian policies: their mean. (The stock 5.x
+    ``OnPolicyRunner.export_policy_to_jit/onnx`` also work for GenPO; their ONNX has batch size 1 and a .onnx.data
+    side file.)
     """
-    if format not in EXPORT_FORMATS:
-        raise ValueError(f"format: must be one of {list(EXPORT_FORMATS)}, got {format!r}")
-    path = os.fspath(path)
-    directory, filename = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    return write_policy(exportable_policy(runner, format, stochastic), path, format).path
+
+
+def exportable_policy(runner: Any, format: str = "jit", stochastic: bool = False) -> nn.Module:
+    """The module :func:`export` writes: a CPU copy of the runner's policy in eval mode (see ``export_module``)."""
     _set_eval(runner)
-    if not _is_v3(runner):
-        if format == "jit":
-            runner.export_policy_to_jit(directory, filename)
-        else:
-            runner.export_policy_to_onnx(directory, filename)
-        return path
-    policy = runner.alg.policy
-    normalizer = copy.deepcopy(policy.actor_obs_normalizer)
-    if hasattr(policy, "flow"):
-        module: nn.Module = DeterministicFlowPolicy(normalizer, copy.deepcopy(policy.flow))
-        obs_dim = policy.flow.context_dim
-    elif not getattr(policy, "is_recurrent", False) and not getattr(policy, "state_dependent_std", False):
-        module = _GaussianMeanPolicy(normalizer, copy.deepcopy(policy.actor))
-        obs_dim = policy.actor[0].in_features
-    else:
-        raise NotImplementedError(f"export: {type(policy).__name__} (recurrent or state-dependent std) is not "
-                                  "supported here; use isaaclab_rl.rsl_rl.export_policy_as_jit/onnx.")
-    module.to("cpu").eval()
-    if format == "jit":
-        torch.jit.script(module).save(path)
-    else:
-        torch.onnx.export(module, (torch.zeros(1, obs_dim),), path, export_params=True, opset_version=18,
-                          input_names=["obs"], output_names=["actions"])
-    return path
+    return export_module(_policy_module(runner), format, stochastic)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -240,27 +203,113 @@ def check_checkpoint(runner: Any, path: str | os.PathLike, strict: bool = True,
     return loaded
 
 
+# ---------------------------------------------------------------------------------------------- exact resume
+# infos key under which GenPORunner.save keeps what a stock checkpoint lacks for an exact resume.
+RESUME_KEY = "genpo_rsl_resume"
+
+
+def _rng_state() -> dict:
+    """The global RNG streams: torch (CPU and, if in use, CUDA), numpy and Python's ``random``."""
+    name, keys, *rest = np.random.get_state()
+    # numpy's key array as a tensor: the checkpoint stays loadable with torch.load(weights_only=True).
+    state = {"torch": torch.get_rng_state(), "numpy": (name, torch.from_numpy(keys.astype(np.int64)), *rest),
+             "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.cpu().numpy().astype(np.uint32), *rest))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def _env_state(env: Any) -> dict | None:
+    """The env's own state if it offers ``state_dict()`` (the toy envs' generator, bodies and observations).
+
+    A gymnasium or IsaacLab env mid-episode (simulator state, per-sub-env ``np_random``) has no such method and
+    cannot be restored bitwise; a resumed run then continues from whatever state the new env is in.
+    """
+    if not callable(getattr(env, "state_dict", None)):
+        return None
+    return {"class": type(env).__qualname__, "num_envs": int(env.num_envs), "state": env.state_dict()}
+
+
+def _restore_env_state(env: Any, saved: dict | None) -> bool:
+    """Load ``saved`` into ``env`` if it is the same kind of env with as many sub-envs; return whether it did."""
+    if (not saved or not callable(getattr(env, "load_state_dict", None))
+            or saved["class"] != type(env).__qualname__ or saved["num_envs"] != env.num_envs):
+        return False
+    env.load_state_dict(saved["state"])
+    return True
+
+
 class GenPORunner(OnPolicyRunner):
     """The installed rsl_rl's ``OnPolicyRunner`` with GenPO conveniences; construction and training unchanged.
 
-    Added: :meth:`evaluate`, :meth:`export`, :meth:`inference_policy`; ``load`` checks the checkpoint first
-    (clear errors for another rsl_rl major, a Gaussian/GenPO mismatch, other obs/action sizes, truncated files);
-    ``save`` records the genpo_rsl and rsl-rl-lib versions in ``infos["genpo_rsl"]``.
+    Added: :meth:`evaluate`, :meth:`export`, :meth:`inference_policy`, and
+
+    * ``load`` checks the checkpoint first (clear errors for another rsl_rl major, a Gaussian/GenPO mismatch,
+      other obs/action sizes, other flow settings, truncated files) and resumes exactly (see :meth:`load`);
+    * ``save`` writes atomically (:func:`genpo_rsl.checkpoint.write_checkpoint`), stamps ``infos["genpo_rsl"]``
+      with the versions and the flow settings, and keeps the resume state in ``infos["genpo_rsl_resume"]``;
+    * torchrun on CPU processes: gloo instead of rsl_rl's hard-coded nccl / ``cuda:<local_rank>``.
     """
 
     RSL_RL_MAJOR = rsl_rl_major()
 
-    def save(self, path: str, infos: dict | None = None) -> None:
-        if infos is None or isinstance(infos, dict):
-            infos = {**(infos or {}), "genpo_rsl": genpo_stamp()}
-        if self.RSL_RL_MAJOR == 3 and not hasattr(self, "logger_type"):
-            # rsl_rl 3.x's save() reads logger_type, which only learn() sets: saving before training would fail.
-            # No writer exists yet, so there is nothing to upload either.
-            self.logger_type = "tensorboard"
-        super().save(path, infos)
+    def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False) -> None:
+        if num_learning_iterations > 0:
+            # From now on rsl_rl's current_learning_iteration is the last *completed* iteration (it sets it after
+            # each update), so the next one to run is current_learning_iteration + 1.
+            self._completed_current_iteration = True
+        super().learn(num_learning_iterations, init_at_random_ep_len)
 
-    def load(self, path: str, *args, **kwargs) -> dict:
-        """The base ``load`` (3.x: load_optimizer, map_location; 5.x: load_cfg, strict, map_location), checked first."""
+    def _next_iteration(self) -> int:
+        return self.current_learning_iteration + int(getattr(self, "_completed_current_iteration", False))
+
+    def save(self, path: str, infos: dict | None = None) -> None:
+        """Write the stock runner's checkpoint dict atomically, with GenPO's stamp and resume state in ``infos``."""
+        if infos is None or isinstance(infos, dict):
+            infos = {**(infos or {}), "genpo_rsl": genpo_stamp(getattr(_policy_module(self), "flow", None)),
+                     RESUME_KEY: {"next_iteration": self._next_iteration(), "world_size": self.gpu_world_size,
+                                  "rng": _rng_state(), "env": _env_state(self.env)}}
+        # The dict rsl_rl's own save() builds; its torch.save(path) would truncate the file first, so a crash, a
+        # full disk or a kill mid-write would leave a corrupt checkpoint (resuming re-runs the loaded iteration,
+        # so the stock runner's first save can even overwrite the checkpoint it resumed from).
+        if self.RSL_RL_MAJOR >= 4:
+            saved = self.alg.save()
+        else:
+            saved = {"model_state_dict": self.alg.policy.state_dict(),
+                     "optimizer_state_dict": self.alg.optimizer.state_dict()}
+            if getattr(self.alg, "rnd", None):
+                saved["rnd_state_dict"] = self.alg.rnd.state_dict()
+                saved["rnd_optimizer_state_dict"] = self.alg.rnd_optimizer.state_dict()
+        saved["iter"] = self.current_learning_iteration
+        saved["infos"] = infos
+        write_checkpoint(saved, path)
+        # Upload to wandb/neptune, as the stock save() does.
+        if self.RSL_RL_MAJOR >= 4:
+            self.logger.save_model(path, self.current_learning_iteration)
+        elif getattr(self, "logger_type", None) in ("neptune", "wandb") and not self.disable_logs:
+            self.writer.save_model(path, self.current_learning_iteration)
+
+    def load(self, path: str, *args, resume_state: bool = True, **kwargs) -> dict:
+        """The base ``load`` (3.x: load_optimizer, map_location; 5.x: load_cfg, strict, map_location), checked first.
+
+        When the training state is loaded (3.x: always; 5.x: ``load_cfg`` None or with "iteration"), a checkpoint
+        written by :meth:`save` resumes exactly: the next iteration is the one after the saved one (rsl_rl would
+        re-run the saved iteration and overwrite its file), and with ``resume_state`` the torch/numpy/random RNG
+        streams and the env's state (if the env has ``load_state_dict``, is of the same class and has as many
+        sub-envs) come back. Not in multi-process runs, where each rank keeps its own seeded streams. Pass
+        ``resume_state=False`` to keep the current seeds (e.g. to fine-tune with a new seed). rsl_rl 3.x restores
+        the optimizer's learning rate but not PPO's ``learning_rate``, which its adaptive schedule writes back into
+        the optimizer; this load copies it over, as rsl_rl 5.x does.
+        """
         models = None
         strict = True
         if self.RSL_RL_MAJOR >= 4:
@@ -268,8 +317,46 @@ class GenPORunner(OnPolicyRunner):
             strict = bool(kwargs.get("strict", args[1] if len(args) > 1 else True))
             if load_cfg is not None:  # check only the models that will be loaded
                 models = {name: model for name, model in _live_models(self).items() if load_cfg.get(name)}
+            resuming = load_cfg is None or bool(load_cfg.get("iteration"))
+        else:
+            load_optimizer = bool(kwargs.get("load_optimizer", args[0] if args else True))
+            resuming = True  # the 3.x runner always restores the iteration
         check_checkpoint(self, path, strict=strict, models=models)
-        return super().load(path, *args, **kwargs)
+        infos = super().load(path, *args, **kwargs)
+        if self.RSL_RL_MAJOR == 3 and load_optimizer:
+            self.alg.learning_rate = self.alg.optimizer.param_groups[0]["lr"]
+        state = infos.get(RESUME_KEY) if isinstance(infos, dict) else None
+        if resuming and isinstance(state, dict):
+            self.current_learning_iteration = state["next_iteration"]
+            self._completed_current_iteration = False
+            if resume_state and self.gpu_world_size == 1 and state.get("world_size", 1) == 1:
+                _set_rng_state(state["rng"])
+                _restore_env_state(self.env, state.get("env"))
+        return infos
+
+    def _configure_multi_gpu(self) -> None:
+        """rsl_rl's multi-process set-up; for CPU processes, gloo instead of its hard-coded nccl and CUDA device.
+
+        rsl_rl (3.x and 5.x) requires ``device == f"cuda:{LOCAL_RANK}"`` and initialises nccl. Everything else
+        on its distributed path (parameter broadcast, gradient all-reduce, the KL/learning-rate sync, 5.x's
+        normaliser all-reduce) works unchanged on gloo with CPU tensors, so ``torchrun --nproc_per_node N`` with
+        ``device="cpu"`` trains with N processes.
+        """
+        world_size = int(os.getenv("WORLD_SIZE", "1"))
+        if world_size <= 1 or torch.device(self.device).type != "cpu":
+            super()._configure_multi_gpu()
+            return
+        self.gpu_world_size = world_size
+        self.is_distributed = True
+        self.gpu_local_rank = int(os.getenv("LOCAL_RANK", "0"))
+        self.gpu_global_rank = int(os.getenv("RANK", "0"))
+        multi_gpu = {"global_rank": self.gpu_global_rank, "local_rank": self.gpu_local_rank, "world_size": world_size}
+        if self.RSL_RL_MAJOR >= 4:
+            self.cfg["multi_gpu"] = multi_gpu
+        else:
+            self.multi_gpu_cfg = multi_gpu
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(backend="gloo", rank=self.gpu_global_rank, world_size=world_size)
 
     def inference_policy(self, deterministic: bool = True, device: str | torch.device | None = None
                          ) -> Callable[[TensorDict], torch.Tensor]:
@@ -279,8 +366,8 @@ class GenPORunner(OnPolicyRunner):
                  reset: bool = True) -> dict[str, Any]:
         return evaluate(self, num_episodes, deterministic, max_steps, reset)
 
-    def export(self, path: str | os.PathLike, format: str = "jit") -> str:
-        return export(self, path, format)
+    def export(self, path: str | os.PathLike, format: str = "jit", stochastic: bool = False) -> str:
+        return export(self, path, format, stochastic)
 
 
-__all__ = ["GenPORunner", "check_checkpoint", "evaluate", "export", "inference_policy"]
+__all__ = ["GenPORunner", "check_checkpoint", "evaluate", "export", "exportable_policy", "inference_policy"]

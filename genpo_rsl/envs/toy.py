@@ -141,6 +141,20 @@ class _TorchVecEnv(VecEnv):
     def close(self) -> None:
         """Nothing to release; present for interface parity with :class:`GymnasiumVecEnv`."""
 
+    def state_dict(self) -> dict:
+        """Everything the next steps depend on (RNG, bodies, episode clocks, observations), for exact resume."""
+        tensors = {name: value.clone() for name, value in vars(self).items() if isinstance(value, torch.Tensor)}
+        stats = {"current_returns": self.stats.current_returns.clone(),
+                 "current_lengths": self.stats.current_lengths.clone()}
+        return {"generator": self.generator.get_state(), "tensors": tensors, "stats": stats}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"].cpu())
+        for name, value in state["tensors"].items():
+            setattr(self, name, value.to(self.device).clone())
+        for name, value in state["stats"].items():
+            setattr(self.stats, name, value.to(self.stats.current_returns.device).clone())
+
     @abstractmethod
     def _reset_envs(self, mask: torch.Tensor) -> None:
         """Start a new episode in the environments selected by the bool ``mask``."""
