@@ -10,7 +10,8 @@ genpo`` trains GenPO with nothing in IsaacLab edited or copied: IsaacLab resolve
   (``GENPO_RSL_DISABLE_HOOK=1`` turns it off);
 * :mod:`isaaclab_tasks_ext.registration` -- :func:`register_genpo_agents` and :func:`make_genpo_cfg`;
 * :mod:`isaaclab_tasks_ext.agents` -- the module the ``"module:Attr"`` entry strings point at;
-* :mod:`isaaclab_tasks_ext.genpo_cfg` -- the configclasses (``GenPORunnerCfg`` ...) and :func:`derive_genpo_cfg`;
+* :mod:`isaaclab_tasks_ext.genpo_cfg` -- the configclasses (``GenPORunnerCfg`` for IsaacLab 2.3.x,
+  ``GenPOModelRunnerCfg`` for IsaacLab 3.x) and :func:`derive_genpo_cfg`;
 * :mod:`isaaclab_tasks_ext.tuned` -- the GenPO paper's settings for its eight IsaacLab benchmarks;
 * :mod:`isaaclab_tasks_ext.tasks` -- the ``isaaclab.tasks`` entry-point target for IsaacLab 3.x's CLI.
 

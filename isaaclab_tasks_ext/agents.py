@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 class GenPOAgentFactory:
-    """Zero-argument callable: ``GenPOAgentFactory(task_id)()`` -> the task's ``GenPORunnerCfg``."""
+    """Zero-argument callable: ``GenPOAgentFactory(task_id)()`` -> the task's GenPO runner config."""
 
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id

@@ -72,29 +72,52 @@ def genpo_task_ids(registry=None) -> list[str]:
 
 
 def attach_genpo_classes() -> bool:
-    """``import genpo_rsl`` so that rsl_rl's ``eval`` of the class names finds GenPO's classes.
+    """``import genpo_rsl`` so that rsl_rl finds the classes GenPO's config names, and check that it does.
 
     rsl_rl 3.x resolves ``policy.class_name``/``algorithm.class_name`` with ``eval`` in its runner module, where
     ``rsl_rl.modules.GenPOActorCritic`` and ``rsl_rl.algorithms.GenPO`` exist only after ``import genpo_rsl``
     attached them. IsaacLab's stock scripts never import genpo_rsl, but they always load the agent config (this
-    package's factory) before building the runner, so the factory does it. Returns whether both classes resolve;
-    warns (does not raise) otherwise: the config itself is valid without them.
+    package's factory) before building the runner, so the factory does it. (rsl_rl 5.x imports the
+    ``"genpo_rsl.v5:..."`` names of the actor/critic schema itself.) Returns whether the config's classes resolve;
+    warns (does not raise) otherwise, naming the cause: the config itself is valid without them.
     """
     try:
         importlib.import_module("genpo_rsl")
-        import rsl_rl.algorithms
-        import rsl_rl.modules
+        from genpo_rsl.compat import rsl_rl_major, rsl_rl_version
+
+        from .genpo_cfg import (GENPO_ACTOR_CLASS, GENPO_ALGORITHM_CLASS, GENPO_MODEL_ALGORITHM_CLASS,
+                                GENPO_POLICY_CLASS, uses_model_schema)
     except Exception as exc:  # noqa: BLE001
         warnings.warn(f"genpo_rsl: `import genpo_rsl` failed ({type(exc).__name__}: {exc}); rsl_rl will not find "
                       "GenPO's classes", RuntimeWarning, stacklevel=2)
         return False
-    from .genpo_cfg import GENPO_ALGORITHM_CLASS, GENPO_POLICY_CLASS
+    if uses_model_schema():
+        from rsl_rl.utils import resolve_callable
 
-    wanted = ((GENPO_POLICY_CLASS, rsl_rl.modules), (GENPO_ALGORITHM_CLASS, rsl_rl.algorithms))
-    missing = [name for name, module in wanted if not hasattr(module, name.rsplit(".", 1)[-1])]
+        names, resolve = (GENPO_ACTOR_CLASS, GENPO_MODEL_ALGORITHM_CLASS), resolve_callable
+    elif rsl_rl_major() != 3:
+        warnings.warn(
+            f"genpo_rsl: this IsaacLab takes rsl_rl configs in the `policy` schema of rsl-rl-lib 3.x (IsaacLab 2.3.x), "
+            f"but rsl-rl-lib {rsl_rl_version()} is installed, whose runner needs `actor`/`critic` sections: "
+            "IsaacLab 2.3.x's train.py fails with it for every agent, its own PPO included. Install rsl-rl-lib 3.x "
+            "(IsaacLab 2.3's requirement) or use IsaacLab 3.x.", RuntimeWarning, stacklevel=2)
+        return False
+    else:
+        import rsl_rl.runners.on_policy_runner as runner_module
+
+        names = (GENPO_POLICY_CLASS, GENPO_ALGORITHM_CLASS)
+
+        def resolve(name):  # what rsl_rl 3.x's runner does with a class name
+            return eval(name, vars(runner_module))  # noqa: S307 - a constant of ours, not input
+    missing = []
+    for name in names:
+        try:
+            resolve(name)
+        except Exception:  # noqa: BLE001 - any failure means the runner will not find it either
+            missing.append(name)
     if missing:
-        warnings.warn(f"genpo_rsl: after `import genpo_rsl`, rsl_rl still lacks {', '.join(missing)}; the runner "
-                      "will fail to build the GenPO policy/algorithm", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"genpo_rsl: after `import genpo_rsl`, rsl_rl still cannot resolve {', '.join(missing)}; the "
+                      "runner will fail to build the GenPO policy/algorithm", RuntimeWarning, stacklevel=2)
         return False
     return True
 
@@ -104,12 +127,19 @@ def make_genpo_cfg(task_id: str, attach: bool = True):
     settings for the paper's eight tasks (:mod:`isaaclab_tasks_ext.tuned`).
 
     The task's rsl_rl config is loaded with IsaacLab's own ``load_cfg_from_registry`` (any entry form IsaacLab
-    accepts). ``attach`` runs :func:`attach_genpo_classes` first.
+    accepts). An IsaacLab 3.x ``PresetCfg`` of runner configs (named alternatives, ``default`` among them, chosen
+    with ``presets=<name>``) gives a preset of the GenPO configs of its on-policy alternatives. ``attach`` runs
+    :func:`attach_genpo_classes` first.
     """
     from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry
 
     from .genpo_cfg import derive_genpo_cfg
     from .tuned import apply_tuned
+
+    def genpo(rsl_rl_cfg):
+        cfg = derive_genpo_cfg(rsl_rl_cfg)
+        apply_tuned(cfg, task_id)
+        return cfg
 
     task_id = task_id.split(":")[-1]
     if attach:
@@ -117,6 +147,34 @@ def make_genpo_cfg(task_id: str, attach: bool = True):
     base = load_cfg_from_registry(task_id, SOURCE_KEY)
     if isinstance(base, dict):
         raise TypeError(f"{task_id}: its {SOURCE_KEY} is a YAML dict; GenPO needs an RslRlOnPolicyRunnerCfg")
-    cfg = derive_genpo_cfg(base)
-    apply_tuned(cfg, task_id)
-    return cfg
+    if _is_preset(base):
+        return _genpo_preset(task_id, base, genpo)
+    return genpo(base)
+
+
+def _is_preset(cfg) -> bool:
+    try:
+        from isaaclab_tasks.utils import PresetCfg  # IsaacLab 3.x
+    except ImportError:
+        return False
+    return isinstance(cfg, PresetCfg)
+
+
+def _genpo_preset(task_id: str, base, genpo):
+    """A new preset whose alternatives are the GenPO configs of ``base``'s on-policy runner alternatives. (IsaacLab
+    reads a preset's alternatives from its class attributes, so the task's preset cannot be edited in place.)"""
+    import dataclasses
+
+    from isaaclab_rl.rsl_rl import RslRlOnPolicyRunnerCfg
+    from isaaclab_tasks.utils import preset
+
+    options = {}
+    for field in dataclasses.fields(base):
+        value = getattr(type(base), field.name, None)
+        value = getattr(base, field.name) if value is None else value
+        if isinstance(value, RslRlOnPolicyRunnerCfg) and getattr(value, "class_name", None) == "OnPolicyRunner":
+            options[field.name] = genpo(value)
+    if "default" not in options:
+        raise TypeError(f"{task_id}: the default of its rsl_rl preset {type(base).__name__} is not an OnPolicyRunner "
+                        "config; GenPO cannot be derived from it")
+    return preset(**options)

@@ -8,8 +8,9 @@ Importing this module therefore installs the same post-import hook as the ``.pth
 already did, or if ``GENPO_RSL_DISABLE_HOOK`` is set) and, when ``isaaclab_tasks`` is already imported, registers
 the GenPO agents at once.
 
-Note: IsaacLab 3.x ships rsl-rl-lib 5.x and the ``actor``/``critic`` runner schema; the configs built by
-:mod:`isaaclab_tasks_ext.genpo_cfg` follow IsaacLab 2.3.x's rsl-rl-lib 3.x ``policy`` schema.
+IsaacLab 3.x runs rsl-rl-lib 5.x with the ``actor``/``critic`` runner schema; :mod:`isaaclab_tasks_ext.genpo_cfg`
+builds GenPO's configs in that schema there (``GenPOModelRunnerCfg``), and in IsaacLab 2.3.x's ``policy`` schema
+under IsaacLab 2.3.x.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ Sources, named in the comment of every value:
 * ``project default``: neither the paper nor the task gives it; :mod:`genpo_rsl.config`'s default is used.
 
 ``-Play-`` variants share their training task's settings (``play.py`` must find the checkpoints under the same
-``experiment_name``).
+``experiment_name``), and so do the same tasks under their IsaacLab 3.0 ids (:data:`ISAACLAB3_TASK_IDS`); for
+IsaacLab 3.x's ``actor``/``critic`` schema the settings are translated by
+:func:`isaaclab_tasks_ext.genpo_cfg.to_model_schema`.
 """
 
 from __future__ import annotations
@@ -162,14 +164,39 @@ PAPER_TASK_DIMS: dict[str, tuple[int, int]] = {
 }
 
 
+#: The same benchmarks' ids in IsaacLab 3.0 (tasks renamed, no ``-v0``; ``Play`` variants replaced by a play mode),
+#: None where IsaacLab 3.0.0 has no such task (its ``isaaclab_tasks`` registers no quadcopter).
+ISAACLAB3_TASK_IDS: dict[str, str | None] = {
+    "Isaac-Ant-v0": "Isaac-Ant",
+    "Isaac-Humanoid-v0": "Isaac-Humanoid",
+    "Isaac-Lift-Cube-Franka-v0": "IsaacContrib-Lift-Cube-Franka",
+    "Isaac-Quadcopter-Direct-v0": None,
+    "Isaac-Velocity-Flat-Anymal-D-v0": "Isaac-Velocity-Flat-AnymalD",
+    "Isaac-Velocity-Rough-Unitree-Go2-v0": "Isaac-Velocity-Rough-UnitreeGo2",
+    "Isaac-Velocity-Rough-H1-v0": "Isaac-Velocity-Rough-H1",
+    "Isaac-Repose-Cube-Shadow-Direct-v0": "Isaac-Reorient-Cube-Shadow-Direct",
+}
+
+
+_PAPER_TASK_OF_ISAACLAB3 = {new: old for old, new in ISAACLAB3_TASK_IDS.items() if new is not None}
+
+
 def training_task_id(task_id: str) -> str:
     """``Isaac-X-Play-v0`` -> ``Isaac-X-v0`` (a Play variant shares its training task's settings)."""
     return task_id.split(":")[-1].replace("-Play-", "-")
 
 
+def paper_task_id(task_id: str) -> str:
+    """The IsaacLab 2.3 training id a task id stands for: ``-Play-`` variants and IsaacLab 3.0 ids are mapped to
+    it (``Isaac-Velocity-Flat-AnymalD`` -> ``Isaac-Velocity-Flat-Anymal-D-v0``); any other id is returned as is."""
+    task_id = training_task_id(task_id)
+    return _PAPER_TASK_OF_ISAACLAB3.get(task_id, task_id)
+
+
 def tuned_overrides(task_id: str) -> dict[str, dict[str, Any]] | None:
-    """The nested override dict (``{"policy": {...}, "algorithm": {...}}``) for a paper task, else None."""
-    per_task = _PAPER_PER_TASK.get(training_task_id(task_id))
+    """The nested override dict (``{"policy": {...}, "algorithm": {...}}``, the ``policy`` schema) for a paper task
+    (any id :func:`paper_task_id` maps to one), else None."""
+    per_task = _PAPER_PER_TASK.get(paper_task_id(task_id))
     if per_task is None:
         return None
     merged = copy.deepcopy(_PAPER_ALL_TASKS)
@@ -179,10 +206,12 @@ def tuned_overrides(task_id: str) -> dict[str, dict[str, Any]] | None:
 
 
 def apply_tuned(cfg, task_id: str) -> bool:
-    """Apply the paper's settings to a GenPO runner cfg in place (IsaacLab's ``from_dict``). Returns whether the
-    task is one of the paper's."""
+    """Apply the paper's settings to a GenPO runner cfg in place (IsaacLab's ``from_dict``), in the cfg's schema.
+    Returns whether the task is one of the paper's."""
+    from .genpo_cfg import GenPOModelRunnerCfg, to_model_schema
+
     overrides = tuned_overrides(task_id)
     if overrides is None:
         return False
-    cfg.from_dict(overrides)
+    cfg.from_dict(to_model_schema(overrides) if isinstance(cfg, GenPOModelRunnerCfg) else overrides)
     return True

@@ -40,9 +40,13 @@ class GenPOActor(nn.Module):
         hidden_dims: tuple[int, ...] | list[int] = (256, 256, 256),
         activation: str = "elu",
         obs_normalization: bool = False,
+        distribution_cfg: dict | None = None,
         **flow_cfg,
     ) -> None:
         super().__init__()
+        if distribution_cfg is not None:
+            raise ValueError("actor: distribution_cfg must be None for GenPOActor: its action distribution is the "
+                             "coupled flow (set num_steps, mix, noise_scale, ... instead)")
         check_unknown_keys("actor", flow_cfg, FLOW_DEFAULTS)
         self.obs_groups = list(obs_groups[obs_set])
         for group in self.obs_groups:

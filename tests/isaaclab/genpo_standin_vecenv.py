@@ -19,7 +19,7 @@ from tensordict import TensorDict
 
 from rsl_rl.env import VecEnv
 
-from isaaclab_tasks_ext.tuned import PAPER_TASK_DIMS, training_task_id
+from isaaclab_tasks_ext.tuned import PAPER_TASK_DIMS, paper_task_id
 
 #: (observation size, action size) of the GenPO paper's eight IsaacLab tasks (paper App. A):
 #: Ant 60x8, Humanoid 87x21, Franka 36x8, Quadcopter 12x4, Anymal-D 48x12, Go2 235x12, H1 256x19, Shadow 157x20.
@@ -87,8 +87,8 @@ class StandInVecEnv(VecEnv):
 
 
 def make_standin_env(task_id: str, num_envs: int = 8, **kwargs) -> StandInVecEnv:
-    """A stand-in with the sizes of one of the paper's tasks (its ``-Play-`` variant too)."""
-    key = training_task_id(task_id)
+    """A stand-in with the sizes of one of the paper's tasks (its ``-Play-`` variant and IsaacLab 3.0 id too)."""
+    key = paper_task_id(task_id)
     if key not in TASK_DIMS:
         raise KeyError(f"no stand-in sizes for {task_id!r}; known: {sorted(TASK_DIMS)}")
     num_obs, num_actions = TASK_DIMS[key]

@@ -6,7 +6,8 @@ an Isaac Sim installation. :func:`install` puts stand-ins for exactly those four
 ``sys.modules`` -- every submodule and every attribute of a stand-in is a fabricated placeholder that can be
 imported, subclassed, called and used as a decorator, and that does nothing -- and then puts the unpacked
 IsaacLab sources (``tools/fetch_isaaclab.sh``) on ``sys.path``. Nothing of IsaacLab itself is faked: its task
-registration, configclasses, Hydra helpers and the rsl_rl exporter are the real 2.3.2 code.
+registration, configclasses, Hydra helpers and the rsl_rl exporter are the real 2.3.2 code (or, with
+``install(ISAACLAB3_VERSION)``, the real 3.0.0 code, whose wheel is one flat tree; one IsaacLab per interpreter).
 
 What works this way: ``import isaaclab_tasks`` (every task registers with gymnasium), ``import isaaclab_rl.rsl_rl``,
 ``load_cfg_from_registry`` for agent configs and most env configs, ``hydra_task_config`` and the rsl_rl exporter.
@@ -40,6 +41,8 @@ STANDIN_ROOTS = ("omni", "carb", "isaacsim", "pxr")
 SOURCE_PACKAGES = ("isaaclab", "isaaclab_rl", "isaaclab_tasks", "isaaclab_assets", "isaaclab_contrib")
 
 ISAACLAB_VERSION = os.environ.get("ISAACLAB_VERSION", "2.3.2.post1")
+#: The IsaacLab 3.x release the rsl-rl-lib 5.x tests run against (IsaacLab 3.x requires rsl-rl-lib >= 5.0.1).
+ISAACLAB3_VERSION = os.environ.get("ISAACLAB3_VERSION", "3.0.0")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,28 +50,46 @@ class IsaacLabSourcesMissing(RuntimeError):
     """The unpacked IsaacLab sources are not where :func:`source_root` looks."""
 
 
-def source_root() -> Path:
-    """Folder holding ``isaaclab/``, ``isaaclab_rl/``, ``isaaclab_tasks/`` ... (each a source package root).
-
-    ``$ISAACLAB_SOURCE_DIR`` if set, else ``$ISAACLAB_CACHE_DIR`` (default ``<repo>/.cache/isaaclab``) +
-    ``isaaclab-<version>/isaaclab/source`` as unpacked by ``tools/fetch_isaaclab.sh``.
-    """
-    explicit = os.environ.get("ISAACLAB_SOURCE_DIR")
-    if explicit:
-        return Path(explicit)
+def _unpacked(version: str) -> Path:
     cache = Path(os.environ.get("ISAACLAB_CACHE_DIR", REPO_ROOT / ".cache" / "isaaclab"))
-    return cache / f"isaaclab-{ISAACLAB_VERSION}" / "isaaclab" / "source"
+    return cache / f"isaaclab-{version}"
 
 
-def sources_available() -> bool:
-    root = source_root()
-    return all((root / pkg / pkg / "__init__.py").is_file() for pkg in ("isaaclab", "isaaclab_rl", "isaaclab_tasks"))
+def source_root(version: str | None = None) -> Path:
+    """Folder holding the source roots of IsaacLab's packages.
+
+    For the default 2.x version: ``$ISAACLAB_SOURCE_DIR`` if set, else ``$ISAACLAB_CACHE_DIR`` (default
+    ``<repo>/.cache/isaaclab``) + ``isaaclab-<version>/isaaclab/source``, as ``tools/fetch_isaaclab.sh`` unpacks the
+    2.x wheel (each package at ``<root>/<pkg>/<pkg>``). IsaacLab 3.x wheels are flat: ``isaaclab-<version>`` itself
+    holds the packages.
+    """
+    version = version or ISAACLAB_VERSION
+    explicit = os.environ.get("ISAACLAB_SOURCE_DIR")
+    if explicit and version == ISAACLAB_VERSION:
+        return Path(explicit)
+    nested = _unpacked(version) / "isaaclab" / "source"
+    return nested if (nested / "isaaclab_tasks" / "isaaclab_tasks").is_dir() else _unpacked(version)
 
 
-def missing_reason() -> str:
+def pythonpath_entries(version: str | None = None) -> list[str]:
+    """The sys.path entries :func:`install` adds (also for a subprocess's PYTHONPATH)."""
+    root = source_root(version)
+    if (root / "isaaclab_tasks" / "isaaclab_tasks").is_dir():  # 2.x: one source root per package
+        return [str(root / pkg) for pkg in SOURCE_PACKAGES if (root / pkg).is_dir()]
+    return [str(root)]  # 3.x: one flat tree
+
+
+def sources_available(version: str | None = None) -> bool:
+    entries = [Path(entry) for entry in pythonpath_entries(version)]
+    return all(any((entry / pkg / "__init__.py").is_file() for entry in entries)
+               for pkg in ("isaaclab", "isaaclab_rl", "isaaclab_tasks"))
+
+
+def missing_reason(version: str | None = None) -> str:
+    version = version or ISAACLAB_VERSION
     return (
-        f"IsaacLab {ISAACLAB_VERSION} sources not found under {source_root()}; "
-        "run tools/fetch_isaaclab.sh (or set ISAACLAB_SOURCE_DIR) to fetch them"
+        f"IsaacLab {version} sources not found under {source_root(version)}; "
+        f"run tools/fetch_isaaclab.sh (ISAACLAB_VERSION={version}) or set ISAACLAB_SOURCE_DIR to fetch them"
     )
 
 
@@ -191,31 +212,29 @@ def install_standins() -> None:
         sys.meta_path.insert(0, _StandinFinder())
 
 
-def add_sources_to_path() -> Path:
-    root = source_root()
-    if not sources_available():
-        raise IsaacLabSourcesMissing(missing_reason())
-    for pkg in reversed(SOURCE_PACKAGES):
-        entry = str(root / pkg)
-        if (root / pkg).is_dir() and entry not in sys.path:
+def add_sources_to_path(version: str | None = None) -> Path:
+    if not sources_available(version):
+        raise IsaacLabSourcesMissing(missing_reason(version))
+    for entry in reversed(pythonpath_entries(version)):
+        if entry not in sys.path:
             sys.path.insert(0, entry)
-    return root
+    return source_root(version)
 
 
-def install() -> Path:
+def install(version: str | None = None) -> Path:
     """Stand-ins for Isaac Sim's runtime + IsaacLab's sources on sys.path. Returns the source root."""
-    root = add_sources_to_path()
+    root = add_sources_to_path(version)
     install_standins()
     return root
 
 
-def uninstall(purge_modules: bool = True) -> None:
+def uninstall(purge_modules: bool = True, version: str | None = None) -> None:
     """Undo :func:`install`: remove the stand-in finder and the source entries from ``sys.path``, and (by default)
     drop every imported IsaacLab / stand-in module (and the ``isaaclab_tasks_ext`` modules built on IsaacLab) from
     ``sys.modules`` so later code in the same interpreter sees neither. The gymnasium registry keeps the tasks
     IsaacLab registered."""
     sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "_genpo_rsl_standins", False)]
-    entries = set(pythonpath_entries())
+    entries = set(pythonpath_entries(version))
     sys.path[:] = [p for p in sys.path if p not in entries]
     if purge_modules:
         # Also the plugin modules that hold references to IsaacLab's classes (all but the stdlib-only hook).
@@ -226,11 +245,7 @@ def uninstall(purge_modules: bool = True) -> None:
                 del sys.modules[name]
 
 
-def pythonpath_entries() -> list[str]:
-    """The sys.path entries :func:`install` adds, for a subprocess's PYTHONPATH."""
-    root = source_root()
-    return [str(root / pkg) for pkg in SOURCE_PACKAGES if (root / pkg).is_dir()]
-
-
 if __name__ == "__main__":
-    print(f"IsaacLab sources: {source_root()} ({'present' if sources_available() else 'MISSING'})")
+    for _version in (ISAACLAB_VERSION, ISAACLAB3_VERSION):
+        print(f"IsaacLab {_version} sources: {source_root(_version)} "
+              f"({'present' if sources_available(_version) else 'MISSING'})")

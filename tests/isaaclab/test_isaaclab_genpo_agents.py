@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import copy
 import pickle
-import sys
 
 import pytest
 
-from isaaclab_helpers import quiet
+from isaaclab_helpers import hydra_task_cfg, quiet
 
 SOURCE_KEY = "rsl_rl_cfg_entry_point"
 GAUSSIAN_POLICY_KEYS = ("init_noise_std", "noise_std_type", "state_dependent_std")
@@ -208,29 +207,16 @@ def test_paper_tasks_get_the_papers_settings(isaaclab_tasks):
     assert franka["algorithm"]["gamma"] == 0.98
 
 
-def _hydra(monkeypatch, tmp_path, task_id, agent, overrides):
+def _hydra(tmp_path, task_id, agent, overrides):
     """Run IsaacLab's stock ``hydra_task_config(task, agent)`` the way train.py does; return (env_cfg, agent_cfg)."""
-    from isaaclab_tasks.utils.hydra import hydra_task_config
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", [
-        "train.py", *overrides, f"hydra.run.dir={tmp_path}", "hydra.output_subdir=null",
-        "hydra/job_logging=disabled", "hydra/hydra_logging=disabled"])
-    got = {}
-
-    @hydra_task_config(task_id, agent)
-    def main(env_cfg, agent_cfg):
-        got["env_cfg"], got["agent_cfg"] = env_cfg, agent_cfg
-
-    quiet(main)
-    return got["env_cfg"], got["agent_cfg"]
+    return hydra_task_cfg(task_id, agent, overrides, tmp_path)
 
 
-def test_hydra_overrides_through_stock_hydra_task_config(isaaclab_tasks, monkeypatch, tmp_path):
+def test_hydra_overrides_through_stock_hydra_task_config(isaaclab_tasks, tmp_path):
     """``train.py --task ... --agent genpo agent.policy.num_steps=10 ...``: IsaacLab's own Hydra path, on CPU."""
     from isaaclab_tasks_ext.genpo_cfg import GenPORunnerCfg
 
-    env_cfg, agent_cfg = _hydra(monkeypatch, tmp_path, "Isaac-Velocity-Rough-Anymal-D-v0", "genpo", [
+    env_cfg, agent_cfg = _hydra(tmp_path, "Isaac-Velocity-Rough-Anymal-D-v0", "genpo", [
         "agent.policy.num_steps=10", "agent.policy.mix=0.95", "agent.policy.time_hidden_dims=[32,32,32]",
         "agent.policy.noise_scale=learned", "agent.algorithm.compression_coef=0.05",
         "agent.algorithm.kl_estimator=k1", "agent.algorithm.learning_rate=0.0003", "agent.max_iterations=7",
@@ -251,19 +237,19 @@ def test_hydra_overrides_through_stock_hydra_task_config(isaaclab_tasks, monkeyp
     assert d["experiment_name"] == "anymal_d_rough_genpo"
 
 
-def test_hydra_type_checks_overrides(isaaclab_tasks, monkeypatch, tmp_path, capsys):
+def test_hydra_type_checks_overrides(isaaclab_tasks, tmp_path, capsys):
     """IsaacLab checks override types against the current value: an int where a float is expected is refused
     (Hydra reports the ValueError and exits)."""
     with pytest.raises((SystemExit, ValueError)):
-        _hydra(monkeypatch, tmp_path, "Isaac-Quadcopter-Direct-v0", "genpo", ["agent.policy.mix=1"])
+        _hydra(tmp_path, "Isaac-Quadcopter-Direct-v0", "genpo", ["agent.policy.mix=1"])
     assert "Incorrect type under namespace: /policy/mix" in capsys.readouterr().err
 
 
-def test_hydra_paper_task_and_default_agent(isaaclab_tasks, monkeypatch, tmp_path):
-    _, agent_cfg = _hydra(monkeypatch, tmp_path, "Isaac-Quadcopter-Direct-v0", "genpo",
+def test_hydra_paper_task_and_default_agent(isaaclab_tasks, tmp_path):
+    _, agent_cfg = _hydra(tmp_path, "Isaac-Quadcopter-Direct-v0", "genpo",
                           ["agent.policy.time_embed_dim=8"])
     assert agent_cfg.policy.time_embed_dim == 8 and agent_cfg.policy.time_hidden_dims == [128, 128]
-    _, ppo_cfg = _hydra(monkeypatch, tmp_path, "Isaac-Quadcopter-Direct-v0", "rsl_rl_cfg_entry_point", [])
+    _, ppo_cfg = _hydra(tmp_path, "Isaac-Quadcopter-Direct-v0", "rsl_rl_cfg_entry_point", [])
     assert ppo_cfg.policy.class_name == "ActorCritic"
 
 
@@ -291,3 +277,39 @@ def test_unknown_task_attribute_is_an_attribute_error(isaaclab_tasks):
         agents.__getattr__("Isaac-No-Such-Task-v0")
     factory = agents.__getattr__("Isaac-Velocity-Flat-Anymal-D-v0")
     assert quiet(factory).experiment_name == "anymal_d_flat_genpo"
+
+
+def test_policy_schema_settings_translate_to_the_actor_critic_schema(isaaclab_tasks):
+    """IsaacLab 3.x's configs have ``actor``/``critic`` sections; the paper's settings are written for ``policy``."""
+    from isaaclab_tasks_ext.genpo_cfg import to_model_schema
+
+    sections = {"policy": {"actor_hidden_dims": [64], "critic_hidden_dims": [32], "activation": "mish",
+                           "actor_obs_normalization": True, "critic_obs_normalization": False, "num_steps": 5,
+                           "mix": 0.9},
+                "algorithm": {"learning_rate": 1e-3}}
+    assert to_model_schema(sections) == {
+        "algorithm": {"learning_rate": 1e-3},
+        "actor": {"hidden_dims": [64], "activation": "mish", "obs_normalization": True, "num_steps": 5, "mix": 0.9},
+        "critic": {"hidden_dims": [32], "activation": "mish", "obs_normalization": False},
+    }
+    assert to_model_schema({"algorithm": {"gamma": 0.9}}) == {"algorithm": {"gamma": 0.9}}
+
+
+def test_schema_follows_the_installed_isaaclab_and_rsl_rl(isaaclab_tasks):
+    """IsaacLab 2.3.x configs keep the ``policy`` schema in every world; with rsl-rl-lib 5.x (a combination in which
+    IsaacLab 2.3.x's train.py fails for every agent, its own PPO too) loading the GenPO config warns why."""
+    import warnings
+
+    from genpo_rsl.compat import rsl_rl_major
+    from isaaclab_tasks_ext.genpo_cfg import GenPORunnerCfg, uses_model_schema
+
+    assert not uses_model_schema()  # IsaacLab 2.3.2's RslRlOnPolicyRunnerCfg has no actor/critic sections
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg = _load("Isaac-Velocity-Flat-Anymal-D-v0", "genpo")
+    assert isinstance(cfg, GenPORunnerCfg)
+    messages = [str(w.message) for w in caught if "genpo_rsl" in str(w.message)]
+    if rsl_rl_major() == 3:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and "Install rsl-rl-lib 3.x" in messages[0] and "IsaacLab 3.x" in messages[0]

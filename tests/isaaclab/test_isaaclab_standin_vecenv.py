@@ -1,5 +1,6 @@
-"""The stand-in VecEnv helper (for the end-to-end runner/exporter tests to come) has the paper tasks' sizes and the
-interface rsl_rl's runner uses. Needs neither IsaacLab nor Isaac Sim."""
+"""The stand-in VecEnv helper (used by the end-to-end train/play and export tests) has the paper tasks' sizes, also
+under their ``-Play-`` and IsaacLab 3.0 ids, and the interface rsl_rl's runner uses. Needs neither IsaacLab nor Isaac
+Sim."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def test_standin_env_shapes(task_id):
 
 
 def test_play_variant_and_critic_group():
+    assert make_standin_env("Isaac-Velocity-Flat-AnymalD").num_obs == 48  # IsaacLab 3.0's id of Anymal-D flat
     env = make_standin_env("Isaac-Velocity-Rough-H1-Play-v0", num_envs=2, num_critic_obs=7)
     obs = env.get_observations()
     assert set(obs.keys()) == {"policy", "critic"} and obs["critic"].shape == (2, 7)
