@@ -73,7 +73,7 @@ setup(
         "wandb": ["wandb"],
         "export": ["onnx", "onnxscript>=0.5", "onnxruntime"],
         "video": ["imageio", "imageio-ffmpeg"],
-        "test": ["pytest", "onnx", "onnxscript>=0.5", "onnxruntime", "matplotlib"],
+        "test": ["pytest", "onnx", "onnxscript>=0.5", "onnxruntime", "matplotlib", "imageio", "imageio-ffmpeg"],
         "bench": ["matplotlib"],
     },
     entry_points={

@@ -191,6 +191,11 @@ class GymnasiumVecEnv(VecEnv):
         self.episode_length_buf[dones] = 0
         return self.get_observations(), rewards.to(self.device), dones.long(), extras
 
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """gymnasium's env metadata (render modes, ``render_fps``)."""
+        return self._vec.metadata
+
     def render(self) -> np.ndarray:
         """An RGB frame (H, W, 3) of environment 0; needs ``render_mode="rgb_array"``."""
         if self.render_mode != "rgb_array":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import random
@@ -49,3 +51,31 @@ def load_run(checkpoint: str) -> dict[str, Any]:
         )
     with open(path) as f:
         return json.load(f)
+
+
+def load_runner(checkpoint: str, num_envs: int = 1, seed: int = 0, device: str = "cpu", quiet: bool = False,
+                **env_kwargs: Any):
+    """A GenPORunner for a genpo-train run: the env and config from its run.json, ``checkpoint`` loaded.
+
+    The saved config is in the world that trained it; it is rebuilt for the installed world, so that the
+    checkpoint loader, not the config, reports a cross-version mismatch (naming the version that wrote it).
+    Returns (runner, env, run).
+    """
+    from genpo_rsl.compat import register, rsl_rl_major
+    from genpo_rsl.train_config import build_runner_cfg
+
+    run = load_run(checkpoint)
+    env = make_task_env(run["task"], num_envs, seed, device, **env_kwargs)
+    cfg = run["train_cfg"] if run.get("rsl_rl_major") == rsl_rl_major() else build_runner_cfg(
+        run["algo"], run["settings"], experiment_name=run["train_cfg"].get("experiment_name", "genpo"))
+    register()
+    from genpo_rsl.runner import GenPORunner
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+            runner = GenPORunner(env, cfg, log_dir=None, device=device)
+        runner.load(checkpoint)
+    except BaseException:
+        env.close()
+        raise
+    return runner, env, run

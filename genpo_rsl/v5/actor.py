@@ -8,8 +8,6 @@ the flow exactly as specified, and is still built by the stock runner from ``act
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn as nn
 from tensordict import TensorDict
@@ -18,7 +16,7 @@ from rsl_rl.modules import EmpiricalNormalization
 
 from ..config import FLOW_DEFAULTS, check_unknown_keys
 from ..flow import CoupledFlow
-from ..export import DeterministicFlowPolicy, OnnxFlowPolicy
+from ..export import flow_policy
 
 
 class GenPOActor(nn.Module):
@@ -129,7 +127,9 @@ class GenPOActor(nn.Module):
 
     # ---------------------------------------------------------------- export (OnPolicyRunner.export_policy_to_*)
     def as_jit(self) -> nn.Module:
-        return DeterministicFlowPolicy(copy.deepcopy(self.obs_normalizer), copy.deepcopy(self.flow))
+        """obs (B, O) -> action (B, A) at zero noise, normaliser inside (a copy; see genpo_rsl.export)."""
+        return flow_policy(self.obs_normalizer, self.flow)
 
     def as_onnx(self, verbose: bool = False) -> nn.Module:
-        return OnnxFlowPolicy(copy.deepcopy(self.obs_normalizer), copy.deepcopy(self.flow))
+        """The same module as :meth:`as_jit`; it carries rsl_rl's ONNX contract (dummy inputs, input/output names)."""
+        return flow_policy(self.obs_normalizer, self.flow)
