@@ -38,12 +38,33 @@ class ExportError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------------- modules
-class DeterministicFlowPolicy(nn.Module):
-    """obs (B, O) -> action (B, A) at zero base noise."""
+class ExportablePolicy(nn.Module):
+    """What rsl_rl's and IsaacLab's exporters ask of a policy module besides forward(obs); subclasses set obs_dim."""
 
     is_recurrent: bool = False
     # Properties TorchScript must not compile (IsaacLab's exporter scripts this module as a submodule).
     __jit_unused_properties__ = ["input_names", "output_names"]
+
+    @torch.jit.export
+    def reset(self) -> None:
+        """No recurrent state; present because rsl_rl's and IsaacLab's exported policies expose reset()."""
+        pass
+
+    # ONNX export contract of rsl_rl 5.x (OnPolicyRunner.export_policy_to_onnx), also used by write_policy.
+    def get_dummy_inputs(self) -> tuple[torch.Tensor, ...]:
+        return (torch.zeros(1, self.obs_dim),)
+
+    @property
+    def input_names(self) -> list[str]:
+        return ["obs"]
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["actions"]
+
+
+class DeterministicFlowPolicy(ExportablePolicy):
+    """obs (B, O) -> action (B, A) at zero base noise."""
 
     def __init__(self, obs_normalizer: nn.Module, flow: CoupledFlow) -> None:
         super().__init__()
@@ -67,23 +88,6 @@ class DeterministicFlowPolicy(nn.Module):
             raise ValueError(f"obs: expected shape (batch, {self.obs_dim}), got {list(obs.shape)}; pass the "
                              f"concatenated policy observation groups ({self.obs_dim} values per env)")
 
-    @torch.jit.export
-    def reset(self) -> None:
-        """No recurrent state; present because rsl_rl's and IsaacLab's exported policies expose reset()."""
-        pass
-
-    # ONNX export contract of rsl_rl 5.x (OnPolicyRunner.export_policy_to_onnx), also used by write_policy.
-    def get_dummy_inputs(self) -> tuple[torch.Tensor, ...]:
-        return (torch.zeros(1, self.obs_dim),)
-
-    @property
-    def input_names(self) -> list[str]:
-        return ["obs"]
-
-    @property
-    def output_names(self) -> list[str]:
-        return ["actions"]
-
 
 class StochasticFlowPolicy(DeterministicFlowPolicy):
     """(obs (B, O), noise (B, 2A) ~ N(0, I)) -> action (B, A); the learned noise scale, if any, is applied inside."""
@@ -103,11 +107,8 @@ class StochasticFlowPolicy(DeterministicFlowPolicy):
         return ["obs", "noise"]
 
 
-class GaussianMeanPolicy(nn.Module):
+class GaussianMeanPolicy(ExportablePolicy):
     """rsl_rl 3.x ``ActorCritic``'s deterministic policy (normaliser + actor MLP), for export."""
-
-    is_recurrent: bool = False
-    __jit_unused_properties__ = ["input_names", "output_names"]
 
     def __init__(self, normalizer: nn.Module, actor: nn.Sequential) -> None:
         super().__init__()
@@ -117,21 +118,6 @@ class GaussianMeanPolicy(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.actor(self.normalizer(obs))
-
-    @torch.jit.export
-    def reset(self) -> None:
-        pass
-
-    def get_dummy_inputs(self) -> tuple[torch.Tensor, ...]:
-        return (torch.zeros(1, self.obs_dim),)
-
-    @property
-    def input_names(self) -> list[str]:
-        return ["obs"]
-
-    @property
-    def output_names(self) -> list[str]:
-        return ["actions"]
 
 
 def flow_policy(obs_normalizer: nn.Module, flow: CoupledFlow, stochastic: bool = False) -> DeterministicFlowPolicy:

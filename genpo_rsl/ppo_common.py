@@ -1,4 +1,5 @@
-"""What the rsl_rl 3.x and 5.x GenPO algorithms share: config intake, one minibatch step, end-of-update checks.
+"""What the rsl_rl 3.x and 5.x adapters share: observation sizes, config intake, one minibatch step, end-of-update
+checks.
 
 ``GenPOMixin`` is mixed into each world's PPO subclass. It imports nothing of rsl_rl; it uses only attributes that
 both worlds' PPO define (optimizer, clip_param, learning_rate, desired_kl, is_multi_gpu, ...), so each adapter
@@ -16,6 +17,15 @@ import torch.nn as nn
 from . import objective
 from .config import GENPO_ALGORITHM_DEFAULTS, check_unknown_keys, validate_genpo_algorithm
 from .flow import CoupledFlow
+
+
+def observation_size(obs, groups: list[str], owner: str) -> int:
+    """Total size of the observation groups a model reads; each group must be 1-D per env (no images)."""
+    for group in groups:
+        if obs[group].dim() != 2:
+            raise ValueError(f"{owner}: observation group {group!r} must be 1-D per env, "
+                             f"got shape {tuple(obs[group].shape)}")
+    return sum(obs[group].shape[-1] for group in groups)
 
 
 class GenPOMixin:

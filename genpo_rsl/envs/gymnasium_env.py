@@ -23,7 +23,7 @@ from tensordict import TensorDict
 
 from rsl_rl.env import VecEnv
 
-from .toy import EpisodeStatistics, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
+from .toy import EpisodeLog, EpisodeStatistics, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
 
 # Episode limit assumed for a task registered without ``max_episode_steps`` (rsl_rl needs a finite number).
 DEFAULT_MAX_EPISODE_LENGTH = 1_000_000
@@ -31,7 +31,7 @@ DEFAULT_MAX_EPISODE_LENGTH = 1_000_000
 VECTORIZATIONS = ("sync", "async")
 
 
-class GymnasiumVecEnv(VecEnv):
+class GymnasiumVecEnv(EpisodeLog, VecEnv):
     """A batch of ``num_envs`` copies of a gymnasium task, exposed through rsl_rl's ``VecEnv`` interface.
 
     Args:
@@ -135,24 +135,6 @@ class GymnasiumVecEnv(VecEnv):
 
         obs, _ = self._vec.reset(seed=seed)
         self._obs = self._to_obs_tensor(obs)
-
-    @property
-    def episode_returns(self) -> list[float]:
-        """Undiscounted returns of all finished episodes, in order of completion."""
-        return self.stats.episode_returns
-
-    @property
-    def episode_lengths(self) -> list[int]:
-        """Lengths of all finished episodes, in order of completion."""
-        return self.stats.episode_lengths
-
-    def recent_episode_returns(self, n: int | None = None) -> list[float]:
-        """The last ``n`` finished episode returns (all if ``None``)."""
-        return self.stats.recent_returns(n)
-
-    def get_observations(self) -> TensorDict:
-        """The current observations, ``{"policy": (num_envs, obs_dim) float32}``."""
-        return TensorDict({"policy": self._obs}, batch_size=[self.num_envs], device=self.device)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         """Step every environment with ``actions`` (num_envs, num_actions); finished ones reset in place."""

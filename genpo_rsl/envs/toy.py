@@ -64,7 +64,32 @@ class EpisodeStatistics:
         return list(self.episode_returns if n is None else self.episode_returns[-n:])
 
 
-class _TorchVecEnv(VecEnv):
+class EpisodeLog:
+    """Accessors shared by this package's VecEnvs: finished episodes (from ``self.stats``) and observations."""
+
+    stats: EpisodeStatistics
+    _obs: torch.Tensor
+
+    @property
+    def episode_returns(self) -> list[float]:
+        """Undiscounted returns of all finished episodes, in order of completion."""
+        return self.stats.episode_returns
+
+    @property
+    def episode_lengths(self) -> list[int]:
+        """Lengths of all finished episodes, in order of completion."""
+        return self.stats.episode_lengths
+
+    def recent_episode_returns(self, n: int | None = None) -> list[float]:
+        """The last ``n`` finished episode returns (all if ``None``)."""
+        return self.stats.recent_returns(n)
+
+    def get_observations(self) -> TensorDict:
+        """The current observations, ``{"policy": (num_envs, obs_dim) float32}``."""
+        return TensorDict({"policy": self._obs}, batch_size=[self.num_envs], device=self.device)
+
+
+class _TorchVecEnv(EpisodeLog, VecEnv):
     """Shared episode bookkeeping of the toy environments; subclasses define dynamics, reward and observation."""
 
     obs_dim: int
@@ -98,24 +123,6 @@ class _TorchVecEnv(VecEnv):
             "action_high": [action_bound] * num_actions,
             "max_episode_length": episode_length,
         }
-
-    @property
-    def episode_returns(self) -> list[float]:
-        """Undiscounted returns of all finished episodes, in order of completion."""
-        return self.stats.episode_returns
-
-    @property
-    def episode_lengths(self) -> list[int]:
-        """Lengths of all finished episodes, in order of completion."""
-        return self.stats.episode_lengths
-
-    def recent_episode_returns(self, n: int | None = None) -> list[float]:
-        """The last ``n`` finished episode returns (all if ``None``)."""
-        return self.stats.recent_returns(n)
-
-    def get_observations(self) -> TensorDict:
-        """The current observations, ``{"policy": (num_envs, obs_dim)}``."""
-        return TensorDict({"policy": self._obs}, batch_size=[self.num_envs], device=self.device)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         """Clip ``actions`` to the action bounds, advance one step, reset finished environments in place."""

@@ -27,6 +27,7 @@ from ..checkpoint import check_state_dict
 from ..config import FLOW_DEFAULTS, check_unknown_keys
 from ..export import DeterministicFlowPolicy
 from ..flow import CoupledFlow
+from ..ppo_common import observation_size
 
 # rsl_rl ActorCritic keys that describe a Gaussian policy: rejected with a pointer to GenPO's counterpart instead
 # of rsl_rl's print-and-ignore (IsaacLab's RslRlPpoActorCriticCfg always emits them).
@@ -95,8 +96,8 @@ class GenPOActorCritic(ActorCritic):
         # (obs_groups, critic, normalisers and their flags) are set here the same way.
         nn.Module.__init__(self)
         self.obs_groups = obs_groups
-        self.obs_dim = self._group_size(obs, obs_groups, "policy")
-        num_critic_obs = self._group_size(obs, obs_groups, "critic")
+        self.obs_dim = observation_size(obs, obs_groups["policy"], "GenPOActorCritic")
+        num_critic_obs = observation_size(obs, obs_groups["critic"], "GenPOActorCritic")
         self.action_dim = int(num_actions)
 
         self.actor = FlowActor(CoupledFlow(self.action_dim, self.obs_dim, hidden_dims=actor_hidden_dims,
@@ -111,16 +112,6 @@ class GenPOActorCritic(ActorCritic):
         # The last stochastic pass, read by the rsl_rl-facing properties below.
         self._context: torch.Tensor | None = None
         self._log_prob: torch.Tensor | None = None
-
-    @staticmethod
-    def _group_size(obs: TensorDict, obs_groups: dict[str, list[str]], obs_set: str) -> int:
-        size = 0
-        for group in obs_groups[obs_set]:
-            if obs[group].dim() != 2:
-                raise ValueError(f"GenPOActorCritic: observation group {group!r} must be 1-D per env, "
-                                 f"got shape {tuple(obs[group].shape)}")
-            size += obs[group].shape[-1]
-        return size
 
     @property
     def flow(self) -> CoupledFlow:

@@ -16,6 +16,7 @@ from rsl_rl.modules import EmpiricalNormalization
 
 from ..config import FLOW_DEFAULTS, check_unknown_keys
 from ..flow import CoupledFlow
+from ..ppo_common import observation_size
 from ..export import flow_policy
 
 
@@ -47,11 +48,7 @@ class GenPOActor(nn.Module):
                              "coupled flow (set num_steps, mix, noise_scale, ... instead)")
         check_unknown_keys("actor", flow_cfg, FLOW_DEFAULTS)
         self.obs_groups = list(obs_groups[obs_set])
-        for group in self.obs_groups:
-            if obs[group].dim() != 2:
-                raise ValueError(f"GenPOActor: observation group {group!r} must be 1-D per env, "
-                                 f"got shape {tuple(obs[group].shape)}")
-        self.obs_dim = sum(obs[group].shape[-1] for group in self.obs_groups)
+        self.obs_dim = observation_size(obs, self.obs_groups, "GenPOActor")
         self.action_dim = output_dim
         self.obs_normalization = obs_normalization
         self.obs_normalizer = EmpiricalNormalization(self.obs_dim) if obs_normalization else nn.Identity()
