@@ -60,9 +60,9 @@ def mean_std(values) -> tuple[float, float]:
 
 
 def fmt(values, digits: int = 1) -> str:
-    """'mean +- std' of a list (std over seeds, population form)."""
+    """'mean +- std' of a list (std over seeds, population form); just the value when there is one."""
     mean, std = mean_std(values)
-    return f"{mean:.{digits}f} +- {std:.{digits}f}"
+    return f"{mean:.{digits}f}" if len(values) == 1 else f"{mean:.{digits}f} +- {std:.{digits}f}"
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:
