@@ -64,7 +64,7 @@ setup(
     install_requires=[
         # torch is pinned by the install commands (the CPU wheel); any torch rsl_rl accepts works here.
         "torch>=2.6",
-        "rsl-rl-lib>=3.0.1",
+        "rsl-rl-lib>=3.0.1,<6",  # 3.x (IsaacLab 2.3) and 4.x/5.x are supported; a fresh install gets 5.5.x
         "gymnasium[mujoco]>=1.0",
         "tensorboard",
         "numpy",
