@@ -65,12 +65,9 @@ class GenPOActor(nn.Module):
     # ---------------------------------------------------------------- rsl_rl model interface
     def forward(self, obs: TensorDict, masks: torch.Tensor | None = None, hidden_state=None,
                 stochastic_output: bool = False) -> torch.Tensor:
-        context = self.context(obs)
         if stochastic_output:
-            dummy, self._log_prob = self.flow.sample(context)
-            self._context = context
-            return dummy
-        return self.flow.act(context, deterministic=True)
+            return self.sample(obs)[0]
+        return self.flow.act(self.context(obs), deterministic=True)
 
     def sample(self, obs: TensorDict) -> tuple[torch.Tensor, torch.Tensor]:
         """(dummy action (B, 2A), its exact log-prob (B,)) in one pass: the noise is known, no inverse needed."""
@@ -86,14 +83,6 @@ class GenPOActor(nn.Module):
     def get_output_log_prob(self, outputs: torch.Tensor) -> torch.Tensor:
         self._log_prob = self.flow.log_prob(self._context, outputs)
         return self._log_prob
-
-    @property
-    def output_distribution_params(self) -> tuple[torch.Tensor, ...]:
-        return (self._log_prob,)
-
-    def get_kl_divergence(self, old_params: tuple[torch.Tensor, ...], new_params: tuple[torch.Tensor, ...]):
-        log_ratio = new_params[0] - old_params[0]
-        return torch.expm1(log_ratio) - log_ratio
 
     @property
     def output_entropy(self) -> torch.Tensor:
