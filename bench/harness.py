@@ -29,12 +29,20 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
                      iterations: int | None = None, log_dir: str | None = None, quiet: bool = True,
                      threads: int | None = None, env_kwargs: dict[str, Any] | None = None,
                      on_record: Callable[[dict[str, Any], Any], None] | None = None, runner_class: type | None = None,
-                     store_code_state: bool = True) -> dict[str, Any]:
+                     store_code_state: bool = True, resume_path: str | None = None,
+                     checkpoint_every: int = 25) -> dict[str, Any]:
     """Train ``algo`` on ``task`` and return per-iteration records plus the final runner (key "runner").
 
     ``on_record(record, runner)`` runs after each update and may add fields to the record; ``runner_class``
     replaces rsl_rl's ``OnPolicyRunner`` (e.g. ``GenPORunner``); ``store_code_state=False`` skips the git diff
     rsl_rl writes into the log directory.
+
+    With ``resume_path``, training runs in chunks of ``checkpoint_every`` iterations (``learn`` called again
+    continues the same env, storage and optimizer, so chunking changes nothing) and after each chunk the runner,
+    the records so far and the env's finished episodes are written there atomically by ``GenPORunner.save``. A
+    run killed mid-way then continues from its last chunk instead of starting over; the result lists where in
+    ``resumed_at``. Whether the continuation is bitwise the uninterrupted run depends on the env: the toy envs
+    restore their state, a gymnasium MuJoCo env restarts its episodes from a reset.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -47,6 +55,8 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
     register()
     from rsl_rl.runners import OnPolicyRunner
 
+    if runner_class is None and resume_path is not None:
+        from genpo_rsl.runner import GenPORunner as runner_class  # the stock runner plus an exact-resume save/load
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
         runner = (runner_class or OnPolicyRunner)(env, cfg, log_dir=log_dir, device="cpu")
     if not store_code_state:
@@ -88,16 +98,35 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
         clock["env"], clock["last"] = 0.0, end
         return losses
 
+    resumed_at: list[int] = []
+    if resume_path is not None and os.path.isfile(resume_path):
+        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+            progress = runner.load(resume_path)[PROGRESS_KEY]
+        records.extend(progress["records"])
+        env.episode_returns.extend(progress["episode_returns"])
+        env._bench_seen = len(env.episode_returns)
+        resumed_at = progress["resumed_at"] + [len(records)]
+
     env.step, runner.alg.update = timed_step, timed_update
-    clock["last"] = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-        runner.learn(num_learning_iterations=settings["max_iterations"])
+    total = settings["max_iterations"]
+    while len(records) < total:
+        chunk = total - len(records) if resume_path is None else min(checkpoint_every, total - len(records))
+        clock["env"], clock["last"] = 0.0, time.perf_counter()  # checkpoint writing is not an iteration's time
+        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+            runner.learn(num_learning_iterations=chunk)
+        if resume_path is not None and len(records) < total:
+            runner.save(resume_path, infos={PROGRESS_KEY: {"records": records, "resumed_at": resumed_at,
+                                                           "episode_returns": list(env.episode_returns)}})
     env.step, runner.alg.update = env_step, alg_update
     cumulative = np.cumsum([r["wall_s"] for r in records])
     for r, t in zip(records, cumulative):
         r["elapsed_s"] = float(t)
     return {"task": task, "algo": algo, "seed": seed, "settings": settings, "records": records,
-            "runner": runner, "env": env}
+            "resumed_at": resumed_at, "runner": runner, "env": env}
+
+
+# infos key of a partial run's checkpoint (train_and_record's resume_path) holding the bench's own progress.
+PROGRESS_KEY = "bench_progress"
 
 
 def _recent_returns(env) -> list[float]:

@@ -12,7 +12,8 @@ so the comparison is fair by construction. Per (task, algo, seed) run we keep:
     python bench/returns.py --smoke                          # seconds; exercised by the test suite
 
 Each run writes OUT/runs/<task>__<algo>__seed<s>__it<n>.json atomically when it finishes; a rerun reads finished
-runs back instead of retraining, so an interrupted study resumes by running the same command again.
+runs back instead of retraining, so an interrupted study resumes by running the same command again. An unfinished
+run keeps a checkpoint next to it (<run>.json.partial.pt, every 25 iterations) and continues from there.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def run_one(job: dict) -> dict:
         from genpo_rsl.runner import evaluate
 
         result = train_and_record(job["task"], job["algo"], job["seed"], overrides=job["overrides"],
-                                  iterations=job["iterations"], threads=1, env_kwargs=job["env_kwargs"])
+                                  iterations=job["iterations"], threads=1, env_kwargs=job["env_kwargs"],
+                                  resume_path=partial_path)
         env = result["env"]
         episode_returns = list(env.episode_returns)  # copied before evaluation adds its own episodes
         records = result["records"]
@@ -57,7 +59,10 @@ def run_one(job: dict) -> dict:
                    train_s=float(records[-1]["elapsed_s"]), iterations=len(records))
         return out
 
+    partial_path = job["path"] + ".partial.pt"  # the unfinished run's checkpoint, every 25 iterations
     result, _ = run_cached(job["path"], compute)
+    if os.path.isfile(partial_path):
+        os.remove(partial_path)
     return result
 
 
