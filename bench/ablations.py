@@ -36,6 +36,9 @@ FIXED, LEARNED = {"noise_scale": "fixed"}, {"noise_scale": "learned"}
 VARIANTS: dict[str, tuple[str, str, dict]] = {
     "ppo": ("baseline", "ppo", {}),
     "default": ("baseline", "genpo", {}),
+    # Control for the initial action noise: GenPO's averaged action (x + y) / 2 of x, y ~ N(0, I) starts with std
+    # 1/sqrt(2), Gaussian PPO with init_noise_std 1.0.
+    "ppo_std0.71": ("initial action std", "ppo", {"init_noise_std": 0.5 ** 0.5}),
     "nu0": ("compression coef nu", "genpo", {"genpo": {"compression_coef": 0.0}}),
     "nu0.1": ("compression coef nu", "genpo", {"genpo": {"compression_coef": 0.1}}),
     "N1": ("flow steps N", "genpo", {"flow": {"num_steps": 1}}),

@@ -160,14 +160,20 @@ def main(argv=None) -> dict:
     os.makedirs(args.out, exist_ok=True)
     table, wins = report(results, tasks, args.out)
     verdict = f"GenPO >= PPO (deterministic eval, mean over seeds) on {sum(wins.values())} of {len(wins)} tasks"
+    # What the study cost: each run is one single-threaded process, so its seconds are core-seconds.
+    core_hours = {a: sum(r["train_s"] + r.get("eval_s", 0.0) for r in results if r["algo"] == a) / 3600
+                  for a in ALGOS}
+    cost = (f"compute: {sum(core_hours.values()):.2f} core-hours in {len(results)} runs (PPO {core_hours['ppo']:.2f}, "
+            f"GenPO {core_hours['genpo']:.2f}; training plus evaluation, one thread per run)")
     print(table)
     print(verdict)
-    save_json({"table": table, "verdict": verdict, "wins": wins, "machine": platform.platform(),
+    print(cost)
+    save_json({"table": table, "verdict": verdict, "cost": cost, "wins": wins, "machine": platform.platform(),
                "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
                "runs": [{k: r[k] for k in ("task", "algo", "seed", "iterations", "eval", "train_last10", "train_s")}
                         for r in results]}, os.path.join(args.out, "summary.json"))
     with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(table + "\n\n" + verdict + "\n")
+        f.write(table + "\n\n" + verdict + "\n" + cost + "\n")
     print(f"{len(jobs) - done_before} run(s) trained, {done_before} read back; wrote {args.out}/summary.json, "
           "table.md, summary.png, curve_<task>.png")
     return {"results": results, "trained": len(jobs) - done_before, "table": table, "wins": wins}
