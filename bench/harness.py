@@ -99,6 +99,8 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
         return losses
 
     resumed_at: list[int] = []
+    if resume_path is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(resume_path)), exist_ok=True)
     if resume_path is not None and os.path.isfile(resume_path):
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             progress = runner.load(resume_path)[PROGRESS_KEY]

@@ -111,7 +111,7 @@ def test_interrupted_run_continues_from_its_checkpoint_bitwise(tmp_path, algo):
             raise _Interrupted
 
     uninterrupted = train()
-    partial = str(tmp_path / "run.json.partial.pt")
+    partial = str(tmp_path / "runs" / "run.json.partial.pt")  # the study's runs/ folder does not exist yet
     with pytest.raises(_Interrupted):
         train(resume_path=partial, checkpoint_every=2, on_record=kill_at_iteration_3)
     assert os.path.isfile(partial)  # written after iterations 0-1, before the kill in the second chunk
