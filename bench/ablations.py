@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from common_plots import episode_curve, fmt, markdown_table, mean_std, plot_band, pyplot
-from harness import run_cached, run_parallel, save_json
+from harness import add_study_arguments, run_study, save_json
 from returns import run_one as train_and_evaluate
 
 FIXED, LEARNED = {"noise_scale": "fixed"}, {"noise_scale": "learned"}
@@ -163,10 +163,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--iterations", type=int, default=150)
     parser.add_argument("--eval-episodes", type=int, default=10)
-    parser.add_argument("--jobs", type=int, default=2, help="parallel single-threaded training processes")
-    parser.add_argument("--out", default="bench/results/ablations")
-    parser.add_argument("--report-only", action="store_true", help="tabulate and plot the finished runs; train none")
-    parser.add_argument("--smoke", action="store_true", help="2 variants x 2 short iterations, small check")
+    add_study_arguments(parser, "bench/results/ablations", "2 variants x 2 short iterations, small check")
     args = parser.parse_args(argv)
 
     variants, iterations, overrides, env_kwargs, eval_episodes = (args.variants, args.iterations, {}, {},
@@ -195,10 +192,7 @@ def main(argv=None) -> dict:
                          "overrides": merged, "env_kwargs": env_kwargs, "eval_episodes": eval_episodes,
                          "path": os.path.join(args.out, "runs", f"{args.task}__{variant}__seed{seed}__it{iterations}"
                                               ".json")})
-    if args.report_only:
-        jobs = [j for j in jobs if os.path.isfile(j["path"])]
-    done_before = sum(os.path.isfile(j["path"]) for j in jobs)
-    results = run_parallel(train_and_evaluate, jobs, 1 if args.smoke else args.jobs)
+    jobs, results, trained = run_study(train_and_evaluate, jobs, 1 if args.smoke else args.jobs, args.report_only)
     for job, result in zip(jobs, results):
         result["variant"] = job["variant"]
     table = report(results, variants, args.task, args.out)
@@ -209,9 +203,9 @@ def main(argv=None) -> dict:
               os.path.join(args.out, "summary.json"))
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(table + "\n\n```\n" + "\n".join(lines) + "\n```\n")
-    print(f"{len(jobs) - done_before} run(s) trained, {done_before} read back; wrote {args.out}/summary.json, "
+    print(f"{trained} run(s) trained, {len(jobs) - trained} read back; wrote {args.out}/summary.json, "
           "table.md, curves.png, entropy_kl_noise.png")
-    return {"results": results, "trained": len(jobs) - done_before, "table": table, "entropy_check": check}
+    return {"results": results, "trained": trained, "table": table, "entropy_check": check}
 
 
 if __name__ == "__main__":

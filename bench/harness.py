@@ -191,3 +191,23 @@ def run_parallel(fn: Callable[[Any], Any], jobs: list[Any], processes: int) -> l
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
                              initializer=torch.set_num_threads, initargs=(1,)) as pool:
         return list(pool.map(fn, jobs))
+
+
+def add_study_arguments(parser, out: str, smoke_help: str) -> None:
+    """The options every training study shares: --jobs, --out, --report-only, --smoke."""
+    parser.add_argument("--jobs", type=int, default=2, help="parallel single-threaded training processes")
+    parser.add_argument("--out", default=out)
+    parser.add_argument("--report-only", action="store_true", help="tabulate and plot the finished runs; train none")
+    parser.add_argument("--smoke", action="store_true", help=smoke_help)
+
+
+def run_study(fn: Callable[[dict], Any], jobs: list[dict], processes: int,
+              report_only: bool = False) -> tuple[list[dict], list[Any], int]:
+    """(jobs run, their results, how many were trained now) for jobs whose finished runs are cached at job["path"].
+
+    With ``report_only`` only the finished runs are read back and nothing is trained.
+    """
+    if report_only:
+        jobs = [j for j in jobs if os.path.isfile(j["path"])]
+    done_before = sum(os.path.isfile(j["path"]) for j in jobs)
+    return jobs, run_parallel(fn, jobs, processes), len(jobs) - done_before

@@ -22,7 +22,7 @@ import torch
 from tensordict import TensorDict
 
 from common_plots import fmt, markdown_table, pyplot
-from harness import run_cached, run_parallel, save_json, train_and_record
+from harness import add_study_arguments, run_cached, run_study, save_json, train_and_record
 
 TASK = "toy/TwoGoalReach"
 BIMODAL_MIN_FRACTION = 0.3
@@ -150,10 +150,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--iterations", type=int, default=None, help="default: the task's max_iterations")
     parser.add_argument("--samples", type=int, default=4000, help="actions sampled to measure the mode fractions")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel single-threaded training processes")
-    parser.add_argument("--out", default="bench/results/multimodality")
-    parser.add_argument("--report-only", action="store_true", help="tabulate and plot the finished runs; train none")
-    parser.add_argument("--smoke", action="store_true", help="2 variants x 1 seed x 2 iterations, small batch")
+    add_study_arguments(parser, "bench/results/multimodality", "2 variants x 1 seed x 2 iterations, small batch")
     args = parser.parse_args(argv)
     from genpo_rsl.train_config import task_settings
 
@@ -165,10 +162,7 @@ def main(argv=None) -> dict:
              "probe_every": max(1, iterations // 20), "probe_samples": min(samples, 1000), "extra_overrides": extra,
              "path": os.path.join(args.out, "runs", f"{v}__seed{s}__it{iterations}.json")}
             for s in seeds for v in variants]  # seed-major: a study cut short still has every variant
-    if args.report_only:
-        jobs = [j for j in jobs if os.path.isfile(j["path"])]
-    done_before = sum(os.path.isfile(j["path"]) for j in jobs)
-    results = run_parallel(run_one, jobs, 1 if args.smoke else args.jobs)
+    jobs, results, trained = run_study(run_one, jobs, 1 if args.smoke else args.jobs, args.report_only)
     table = report(results, variants, args.out)
     print(table)
     summary = {"task": TASK, "iterations": iterations, "seeds": seeds, "table": table,
@@ -176,9 +170,9 @@ def main(argv=None) -> dict:
     save_json(summary, os.path.join(args.out, "summary.json"))
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(table + "\n")
-    print(f"{len(jobs) - done_before} run(s) trained, {done_before} read back; wrote {args.out}/summary.json, "
+    print(f"{trained} run(s) trained, {len(jobs) - trained} read back; wrote {args.out}/summary.json, "
           "table.md, samples.png, min_fraction_vs_iteration.png")
-    return {"results": results, "trained": len(jobs) - done_before, "table": table}
+    return {"results": results, "trained": trained, "table": table}
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from common_plots import episode_curve, fmt, markdown_table, mean_std, plot_band, pyplot
-from harness import run_cached, run_parallel, save_json, strip_runtime, train_and_record
+from harness import add_study_arguments, run_cached, run_study, save_json, strip_runtime, train_and_record
 
 TASKS = ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5"]
 ALGOS = ("ppo", "genpo")
@@ -132,10 +132,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=None, help="default: each task's max_iterations")
     parser.add_argument("--eval-episodes", type=int, default=10)
-    parser.add_argument("--jobs", type=int, default=2, help="parallel single-threaded training processes")
-    parser.add_argument("--out", default="bench/results/returns")
-    parser.add_argument("--report-only", action="store_true", help="tabulate and plot the finished runs; train none")
-    parser.add_argument("--smoke", action="store_true", help="1 task x 2 algos x 1 seed x 2 short iterations")
+    add_study_arguments(parser, "bench/results/returns", "1 task x 2 algos x 1 seed x 2 short iterations")
     args = parser.parse_args(argv)
     from genpo_rsl.train_config import task_settings
 
@@ -153,10 +150,7 @@ def main(argv=None) -> dict:
                              "overrides": overrides, "env_kwargs": env_kwargs, "eval_episodes": eval_episodes,
                              "path": os.path.join(args.out, "runs",
                                                   f"{task.replace('/', '_')}__{algo}__seed{seed}__it{iterations}.json")})
-    if args.report_only:
-        jobs = [j for j in jobs if os.path.isfile(j["path"])]
-    done_before = sum(os.path.isfile(j["path"]) for j in jobs)
-    results = run_parallel(run_one, jobs, 1 if args.smoke else args.jobs)
+    jobs, results, trained = run_study(run_one, jobs, 1 if args.smoke else args.jobs, args.report_only)
     os.makedirs(args.out, exist_ok=True)
     table, wins = report(results, tasks, args.out)
     verdict = f"GenPO >= PPO (deterministic eval, mean over seeds) on {sum(wins.values())} of {len(wins)} tasks"
@@ -174,9 +168,9 @@ def main(argv=None) -> dict:
                         for r in results]}, os.path.join(args.out, "summary.json"))
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(table + "\n\n" + verdict + "\n" + cost + "\n")
-    print(f"{len(jobs) - done_before} run(s) trained, {done_before} read back; wrote {args.out}/summary.json, "
+    print(f"{trained} run(s) trained, {len(jobs) - trained} read back; wrote {args.out}/summary.json, "
           "table.md, summary.png, curve_<task>.png")
-    return {"results": results, "trained": len(jobs) - done_before, "table": table, "wins": wins}
+    return {"results": results, "trained": trained, "table": table, "wins": wins}
 
 
 if __name__ == "__main__":
