@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .compat import rsl_rl_major, rsl_rl_version
+from .world import rsl_rl_major, rsl_rl_version
 
 GENPO = "genpo"
 GAUSSIAN = "gaussian"

@@ -9,6 +9,7 @@ own Gaussian PPO policies, so baselines can be evaluated the same way.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -23,7 +24,7 @@ from tensordict import TensorDict
 from rsl_rl.runners import OnPolicyRunner
 
 from .checkpoint import check_loaded_dict, genpo_stamp, read_checkpoint, write_checkpoint
-from .compat import rsl_rl_major
+from .world import rsl_rl_major
 from .export import export_module, write_policy
 
 
@@ -132,6 +133,9 @@ def evaluate(runner: Any, num_episodes: int = 10, deterministic: bool = True, ma
     done_count = torch.zeros(num_envs, dtype=torch.long, device=device)
     finished: list[list[tuple[float, int]]] = [[] for _ in range(num_envs)]
     steps = 0
+    # An env that normalises the rewards PPO trains on (GymnasiumVecEnv) returns the raw ones while scoring.
+    scoring = env.raw_rewards() if callable(getattr(env, "raw_rewards", None)) else contextlib.nullcontext()
+    scoring.__enter__()
     try:
         # Episodes are taken in env order (env 0's, then env 1's, ...), so the first `needed` envs must finish theirs.
         needed = math.ceil(num_episodes / per_env)
@@ -156,6 +160,7 @@ def evaluate(runner: Any, num_episodes: int = 10, deterministic: bool = True, ma
             lengths[dones] = 0
             counting |= dones
     finally:
+        scoring.__exit__(None, None, None)
         if was_training:
             _set_train(runner)
     episodes = [episode for per in finished for episode in per][:num_episodes]

@@ -1,12 +1,22 @@
-"""What the command-line tools share: building a task's env, seeding, and a run's saved description."""
+"""What the command-line tools share: the error wrapper, KEY=VALUE overrides, building a task's env, seeding, and a
+run's saved description.
+
+A command is ``def run(argv) -> result`` (raises on a mistake; tests call it) plus
+``def main(argv=None) -> int: return run_command("genpo-<name>", run, argv)`` (the console script), so that every
+mistake of the user prints one line ``genpo-<name>: error: <message>`` and exits 2.
+"""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
 import os
 import random
+import sys
+import traceback
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -15,6 +25,117 @@ import torch
 RUN_FILE = "run.json"
 # The zero-cost env's sizes when none are given: Anymal-D's observation and action (48 x 12).
 ZERO_COST_SIZES = {"obs_dim": 48, "action_dim": 12}
+
+
+DEBUG_ENV = "GENPO_RSL_DEBUG"  # =1: user errors print their traceback too, as --debug does
+EXIT_USAGE = 2  # argparse's status for a bad command line; the same for every other user mistake
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C'd command
+
+
+class UsageError(Exception):
+    """A mistake in what the user gave a command (flags, config values, files); printed as one line, exit 2."""
+
+
+class CommandExit(Exception):
+    """Leave the command with status ``code`` after printing ``message`` (if any) to stderr, without a traceback."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the user's input is wrong (their message says what and how to fix it)."""
+    from genpo_rsl.checkpoint import CheckpointError
+    from genpo_rsl.export import ExportError
+    from genpo_rsl.overrides import OverrideError
+
+    types: list[type[BaseException]] = [UsageError, OverrideError, CheckpointError, ExportError, FileNotFoundError,
+                                        IsADirectoryError, NotADirectoryError, PermissionError]
+    with contextlib.suppress(ImportError):
+        import gymnasium.error
+
+        types.append(gymnasium.error.Error)  # unknown ids, missing optional dependencies of an env
+    return tuple(types)
+
+
+@contextlib.contextmanager
+def as_usage_error() -> Iterator[None]:
+    """Turn ValueError/TypeError raised inside (config validation: the models' and algorithm's own field checks,
+    an env's arguments) into :class:`UsageError`. Only around code that checks the user's input, so that the same
+    exception types elsewhere (a bug) keep their traceback."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        if isinstance(error, user_error_types()):
+            raise
+        raise UsageError(str(error)) from error
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    if isinstance(error, KeyError) or not text:
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text
+
+
+def debug_requested(argv: list[str]) -> bool:
+    flags = argv[:argv.index("--")] if "--" in argv else argv
+    return "--debug" in flags or os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true",
+                        help=f"print the full traceback of an error (or set {DEBUG_ENV}=1)")
+
+
+def run_command(prog: str, run: Callable[[list[str]], Any], argv: list[str] | None = None) -> int:
+    """Call ``run(argv)`` as the console script ``prog``; return the exit status.
+
+    A user error (:func:`user_error_types`, :class:`UsageError`) prints ``<prog>: error: <message>`` on one line to
+    stderr and returns 2; with ``--debug`` in ``argv`` or ``GENPO_RSL_DEBUG=1`` its traceback comes first. A
+    :class:`CommandExit` returns its code; Ctrl-C outside training returns 130 with one line. Any other exception is
+    an internal error and propagates with its traceback.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debug_requested(argv)
+    try:
+        run(argv)
+    except CommandExit as stop:
+        if stop.message:
+            print(stop.message, file=sys.stderr)
+        return stop.code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except user_error_types() as error:
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- overrides
+def add_override_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE.yaml`` and positional ``KEY=VALUE ...`` (parse with ``parser.parse_intermixed_args``)."""
+    parser.add_argument("--config", default=None, metavar="FILE.yaml",
+                        help="YAML file of overrides, the same keys as KEY=VALUE (applied before them)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="config overrides, e.g. policy.num_steps=3 algorithm.learning_rate=5e-4 "
+                             "num_steps_per_env=32 (an agent. prefix is accepted)")
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """{key: value} of ``--config`` then the KEY=VALUE tokens (a later key wins)."""
+    from genpo_rsl.overrides import load_config_file, parse_overrides
+
+    overrides = load_config_file(args.config) if getattr(args, "config", None) else {}
+    for key, value in parse_overrides(getattr(args, "overrides", None) or []).items():
+        overrides.pop(key, None)
+        overrides[key] = value
+    return overrides
 
 
 def make_task_env(task: str, num_envs: int, seed: int, device: str, **kwargs: Any):
