@@ -10,10 +10,18 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from .flow import FLOW_SPECIFIC_FIELDS, FLOWS
+from .flow.base import check_positive, check_unit_interval
+
 # Policy (flow) fields beyond the usual hidden_dims / activation / obs_normalization.
 FLOW_DEFAULTS: dict[str, Any] = {
+    # "coupled": GenPO's coupled flow (paper), 2 velocity calls per step, the env gets (x + y) / 2;
+    # "multistep": the GenPO++ multistep flow, 1 velocity call per step, the env gets x_N (see genpo_rsl.flow).
+    "flow": "coupled",
     "num_steps": 5,  # N flow steps (paper: 5 for every task)
-    "mix": 0.9,  # p, the mixing coefficient (paper: 0.9; released code: 0.95)
+    "mix": 0.9,  # coupled only: p, the mixing coefficient (paper: 0.9; released code: 0.95)
+    "history_coef": 0.97,  # multistep only: b in (0, 1], weight of x_{i-1} (authors' IsaacLab configs: 0.97)
+    "velocity_coef": 1.0,  # multistep only: c > 0 in c dt v (authors' configs: 1.0; their page writes 1 + b)
     "time_embed_dim": 32,  # sinusoidal time-embedding size (paper: 32; 16 for Quadcopter)
     "time_hidden_dims": [64, 64],  # MLP on the time embedding (released code: [256, 256])
     "noise_scale": "fixed",  # "fixed": base N(0, I) (paper); "learned": state-independent sigma, exact entropy
@@ -26,6 +34,9 @@ GENPO_ALGORITHM_DEFAULTS: dict[str, Any] = {
     "compression_coef": 0.01,
     # "l2": ||x - y|| (released code), "squared": ||x - y||^2 (paper).
     "compression_form": "l2",
+    # Share of each minibatch the compression sample is drawn for, in (0, 1]: a random subset's mean is an unbiased
+    # estimate of the full mean at that share of its 2N velocity passes. 1.0: the paper's loss, bit for bit.
+    "compression_fraction": 1.0,
     # Entropy used for the bonus (entropy_coef) and the log:
     #   "closed_form": the exact entropy of the doubled action, H(base) + 2AN log p. With noise_scale="fixed"
     #       it is a constant, so the bonus has no gradient (honest: a fixed N(0, I) base has no entropy to
@@ -83,11 +94,37 @@ def check_number(field: str, value: Any, low: float | None = None, high: float |
         raise ValueError(f"{field}: must be in {interval}, got {value!r}")
 
 
+def validate_flow_cfg(section: str, cfg: dict) -> None:
+    """Check the flow choice and its coefficients in a policy config as given (before FLOW_DEFAULTS are merged).
+
+    ``section`` is the config section's name for the messages ("actor" in rsl_rl 4.x/5.x, "policy" in 3.x). A
+    setting that only the other flow takes must keep its default: a changed one would be silently ignored.
+    """
+    flow = cfg.get("flow", FLOW_DEFAULTS["flow"])
+    check_choice(f"{section}.flow", flow, tuple(FLOWS))
+    # The flows' own checks, so a message reads the same from the config and from the flow's constructor.
+    if flow == "coupled":
+        check_unit_interval(f"{section}.mix", cfg.get("mix", FLOW_DEFAULTS["mix"]), "the paper uses 0.9")
+    else:
+        check_unit_interval(f"{section}.history_coef", cfg.get("history_coef", FLOW_DEFAULTS["history_coef"]),
+                            "the authors' IsaacLab configs use 0.97")
+        check_positive(f"{section}.velocity_coef", cfg.get("velocity_coef", FLOW_DEFAULTS["velocity_coef"]),
+                       "the authors' configs use 1.0")
+    for other, fields in FLOW_SPECIFIC_FIELDS.items():
+        for key in fields:
+            if other != flow and key in cfg and cfg[key] != FLOW_DEFAULTS[key]:
+                raise ValueError(
+                    f"{section}.{key}: {cfg[key]!r} is a setting of flow={other!r}, but {section}.flow is {flow!r}, "
+                    f"which does not use it. Fix: remove {key} (or set it back to {FLOW_DEFAULTS[key]!r}), or set "
+                    f"{section}.flow={other!r}. Allowed flows: {list(FLOWS)}.")
+
+
 def validate_genpo_algorithm(cfg: dict) -> None:
     """Validate GenPO's and PPO's numeric algorithm fields that rsl_rl itself leaves unchecked."""
     get = cfg.get
     check_number("algorithm.compression_coef", get("compression_coef", 0.0), low=0.0)
     check_choice("algorithm.compression_form", get("compression_form", "l2"), COMPRESSION_FORMS)
+    check_number("algorithm.compression_fraction", get("compression_fraction", 1.0), low=0.0, high=1.0, low_open=True)
     check_choice("algorithm.entropy_term", get("entropy_term", "closed_form"), ENTROPY_TERMS)
     check_choice("algorithm.kl_estimator", get("kl_estimator", "k3"), KL_ESTIMATORS)
     check_number("algorithm.roundtrip_warn", get("roundtrip_warn", 1e-3), low=0.0, low_open=True)

@@ -1,7 +1,7 @@
-"""Exportable policies: observation normalisation + the N-step coupled flow unrolled into one graph, and their writer.
+"""Exportable policies: observation normalisation + the N-step flow unrolled into one graph, and their writer.
 
 The modules here are what TorchScript and ONNX see. They take the concatenated actor observation and return the
-A-dim action (x + y) / 2, never the 2A dummy action:
+A-dim executed action (coupled flow: (x + y) / 2; multistep flow: x_N), never the 2A dummy action:
 
 * :class:`DeterministicFlowPolicy`: ``obs (B, O) -> actions (B, A)`` at zero base noise (evaluation, deployment);
 * :class:`StochasticFlowPolicy`: ``(obs (B, O), noise (B, 2A)) -> actions (B, A)``; ``noise`` is standard normal and
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .flow import CoupledFlow
+from .flow import ExactFlow
 
 EXPORT_FORMATS = ("jit", "onnx")
 ONNX_OPSET = 18
@@ -66,7 +66,7 @@ class ExportablePolicy(nn.Module):
 class DeterministicFlowPolicy(ExportablePolicy):
     """obs (B, O) -> action (B, A) at zero base noise."""
 
-    def __init__(self, obs_normalizer: nn.Module, flow: CoupledFlow) -> None:
+    def __init__(self, obs_normalizer: nn.Module, flow: ExactFlow) -> None:
         super().__init__()
         self.obs_normalizer = obs_normalizer
         self.flow = flow
@@ -79,8 +79,7 @@ class DeterministicFlowPolicy(ExportablePolicy):
         return self._act(obs, noise)
 
     def _act(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        dummy = self.flow(self.obs_normalizer(obs), noise)
-        return 0.5 * (dummy[:, : self.action_dim] + dummy[:, self.action_dim :])
+        return self.flow.executed_action(self.flow(self.obs_normalizer(obs), noise))
 
     def _check_obs(self, obs: torch.Tensor) -> None:
         # Static shapes under export, so this adds nothing to an ONNX graph; eager and TorchScript get the message.
@@ -120,7 +119,7 @@ class GaussianMeanPolicy(ExportablePolicy):
         return self.actor(self.normalizer(obs))
 
 
-def flow_policy(obs_normalizer: nn.Module, flow: CoupledFlow, stochastic: bool = False) -> DeterministicFlowPolicy:
+def flow_policy(obs_normalizer: nn.Module, flow: ExactFlow, stochastic: bool = False) -> DeterministicFlowPolicy:
     """An exportable copy (CPU, eval mode) of a normaliser + flow; the live modules are not touched."""
     cls = StochasticFlowPolicy if stochastic else DeterministicFlowPolicy
     return cls(copy.deepcopy(obs_normalizer), copy.deepcopy(flow)).to("cpu").eval()
@@ -135,7 +134,7 @@ def export_module(policy: nn.Module, format: str = "onnx", stochastic: bool = Fa
     """
     _check_format(format)
     flow = getattr(policy, "flow", None)
-    if isinstance(flow, CoupledFlow):
+    if isinstance(flow, ExactFlow):
         normalizer = getattr(policy, "actor_obs_normalizer", None)  # 3.x keeps it beside the actor
         if normalizer is None:
             normalizer = getattr(policy, "obs_normalizer", nn.Identity())

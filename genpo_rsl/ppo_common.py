@@ -19,6 +19,29 @@ from .config import GENPO_ALGORITHM_DEFAULTS, check_unknown_keys, validate_genpo
 from .flow import CoupledFlow
 
 
+# torch.compile modes that use CUDA graphs: a graph replay overwrites the previous call's outputs, which the
+# rollout (flow, then critic) and the update (log-prob, then compression sample) still hold. rsl_rl 5.x rejects them.
+CUDA_GRAPH_COMPILE_MODES = ("reduce-overhead", "max-autotune")
+
+
+def check_compile_mode(mode: str | None) -> None:
+    """torch_compile_mode: None (eager) or a torch.compile mode without CUDA graphs, as rsl_rl 5.x allows."""
+    if mode is None:
+        return
+    if mode in CUDA_GRAPH_COMPILE_MODES:
+        raise ValueError(f"torch_compile_mode: {mode!r} uses CUDA graphs, which GenPO's rollout and update cannot "
+                         "use (a replay overwrites outputs still in use). Fix: 'default' or "
+                         "'max-autotune-no-cudagraphs', or None for eager.")
+    if mode not in ("default", "max-autotune-no-cudagraphs"):
+        raise ValueError(f"torch_compile_mode: must be None, 'default' or 'max-autotune-no-cudagraphs', got {mode!r}")
+
+
+def compile_module(module: nn.Module, mode: str | None) -> nn.Module:
+    """``torch.compile(module, mode=mode)``, or the module itself for mode None (rsl_rl 5.1+'s compile_model)."""
+    check_compile_mode(mode)
+    return module if mode is None else torch.compile(module, mode=mode)
+
+
 def observation_size(obs, groups: list[str], owner: str) -> int:
     """Total size of the observation groups a model reads; each group must be 1-D per env (no images)."""
     for group in groups:
@@ -44,6 +67,7 @@ class GenPOMixin:
         cfg = dict(cfg)
         genpo = {key: cfg.pop(key, default) for key, default in GENPO_ALGORITHM_DEFAULTS.items()}
         self.compression_coef = float(genpo["compression_coef"])
+        self.compression_fraction = float(genpo["compression_fraction"])
         self.compression_form = genpo["compression_form"]
         self.entropy_term = genpo["entropy_term"]
         self.kl_estimator = genpo["kl_estimator"]
@@ -56,9 +80,25 @@ class GenPOMixin:
                         old_values: torch.Tensor, returns: torch.Tensor,
                         clip_groups: Iterable[Iterable[nn.Parameter]]) -> dict[str, torch.Tensor]:
         """Loss, adaptive learning rate, backward and optimizer step for one minibatch; returns detached stats."""
+        loss, stats = self._minibatch_loss(flow, context, actions, old_log_prob, advantages, values, old_values,
+                                           returns)
+        self.optimizer.zero_grad()
+        loss.backward()
+        if self.is_multi_gpu:
+            self.reduce_parameters()
+        norms = [nn.utils.clip_grad_norm_(params, self.max_grad_norm) for params in clip_groups]
+        if not bool(torch.isfinite(torch.stack(norms)).all()):
+            raise RuntimeError(self._non_finite_message("the gradient norm is non-finite", {}))
+        self.optimizer.step()
+        return stats
+
+    def _minibatch_loss(self, flow: CoupledFlow, context: torch.Tensor, actions: torch.Tensor,
+                        old_log_prob: torch.Tensor, advantages: torch.Tensor, values: torch.Tensor,
+                        old_values: torch.Tensor, returns: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One minibatch's loss (adapting the learning rate on the way) and its detached stats; no step taken."""
         if self.normalize_advantage_per_mini_batch:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        new_log_prob = flow.log_prob(context, actions)
+        new_log_prob = self._flow_call(flow, "log_prob")(context, actions)
 
         kl = objective.kl_estimate(old_log_prob, new_log_prob.detach(), self.kl_estimator)
         if self.desired_kl is not None and self.schedule == "adaptive":
@@ -68,30 +108,48 @@ class GenPOMixin:
         value = objective.value_loss(values, old_values, returns, self.clip_param, self.use_clipped_value_loss)
         entropy = objective.entropy_bonus_term(flow, new_log_prob, self.entropy_term)
         loss = surrogate + self.value_loss_coef * value - self.entropy_coef * entropy
-        if self.compression_coef > 0.0:
-            # Fresh reparameterised samples: the gradient flows through the whole flow.
-            compression = objective.compression_loss(flow.sample(context)[0], self.compression_form)
+        if flow.needs_compression and self.compression_coef > 0.0:
+            # Fresh reparameterised samples: the gradient flows through the whole flow. On a random subset of the
+            # minibatch when compression_fraction < 1: an unbiased estimate at a fraction of the 2N passes.
+            subset = objective.compression_contexts(context, self.compression_fraction)
+            compression = objective.compression_loss(self._sample(flow, subset)[0], self.compression_form)
             loss = loss + self.compression_coef * compression
         else:
-            with torch.no_grad():  # still logged: the gap tells whether the average is a faithful action
-                compression = objective.compression_loss(flow.sample(context)[0], self.compression_form)
+            # Not trained, still logged, free (no flow pass): the gap of the stored dummy actions, i.e. of the
+            # rollout policy. Coupled flow with compression_coef = 0: whether the average stays a faithful action.
+            # Multistep flow (the env executes x_N, nothing to compress): ||x_N - x_{N-1}||, the last step's size.
+            compression = objective.compression_loss(actions, self.compression_form).detach()
 
         if not bool(torch.isfinite(loss)):  # stop before a NaN/inf step reaches the weights (and a checkpoint)
             raise RuntimeError(self._non_finite_message(f"the loss is {loss.item()}", {
                 "observations (policy context)": context, "stored actions": actions, "stored log-probs": old_log_prob,
                 "advantages": advantages, "returns": returns, "stored values": old_values, "critic values": values,
                 "new log-probs": new_log_prob}))
+        return loss, {"value": value.detach(), "surrogate": surrogate.detach(), "entropy": entropy.detach(),
+                      "kl": kl, "clip_fraction": clip_fraction, "compression": compression.detach()}
 
-        self.optimizer.zero_grad()
-        loss.backward()
-        if self.is_multi_gpu:
-            self.reduce_parameters()
-        norms = [nn.utils.clip_grad_norm_(params, self.max_grad_norm) for params in clip_groups]
-        if not bool(torch.isfinite(torch.stack(norms)).all()):
-            raise RuntimeError(self._non_finite_message("the gradient norm is non-finite", {}))
-        self.optimizer.step()
-        return {"value": value, "surrogate": surrogate, "entropy": entropy, "kl": kl,
-                "clip_fraction": clip_fraction, "compression": compression}
+    # ---------------------------------------------------------------- torch.compile (rsl_rl 5.1+'s torch_compile_mode)
+    #: The flow's maps wrapped by torch.compile (``_compile_flow``); None: eager.
+    _compiled_flow: dict | None = None
+
+    def _compile_flow(self, flow: nn.Module, mode: str | None) -> None:
+        """Compile the flow calls GenPO's own loops make (the rollout's and the compression's ``forward``, the
+        update's ``log_prob``), which a compiled actor module would not reach: they call the flow directly. Static
+        shapes: the rollout (num_envs), the minibatch and the compression subset each get one graph. The modules
+        themselves stay raw, so state dicts, checkpoints and exports are unchanged."""
+        check_compile_mode(mode)
+        self._compiled_flow = None if mode is None else {
+            name: torch.compile(getattr(flow, name), mode=mode, dynamic=False) for name in ("forward", "log_prob")}
+
+    def _flow_call(self, flow: nn.Module, name: str):
+        return getattr(flow, name) if self._compiled_flow is None else self._compiled_flow[name]
+
+    def _sample(self, flow: nn.Module, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``flow.sample(context)``; compiled, the noise is still drawn eagerly (the same random stream)."""
+        if self._compiled_flow is None:
+            return flow.sample(context)
+        noise = flow.sample_noise(context.shape[0], context.device)
+        return self._compiled_flow["forward"](context, noise), flow.base_log_prob(noise) - flow.log_abs_det_jacobian
 
     def _finish_update(self, totals: dict[str, float], flow: CoupledFlow, context: torch.Tensor) -> dict[str, float]:
         """Mean losses over the update plus the flow's health, measured on ``context`` (a slice of the rollout)."""

@@ -1,4 +1,7 @@
-"""Exactness of the coupled flow: inverse, closed-form likelihood vs an autograd-Jacobian oracle, normalisation."""
+"""Exactness of the coupled flow: inverse, closed-form likelihood vs an autograd-Jacobian oracle, normalisation.
+
+The multistep flow has the same tests in test_flow_multistep.py; dtype handling is in test_flow_dtype.py.
+"""
 
 import math
 
@@ -135,16 +138,21 @@ def test_bad_shapes_name_the_argument():
         flow.log_prob(torch.zeros(4, 3), torch.zeros(4, 3))
 
 
-def test_flow_module_knows_nothing_of_rsl_rl():
+def test_flow_package_knows_nothing_of_rsl_rl():
     import ast
     import inspect
+    import pkgutil
 
-    import genpo_rsl.flow as module
+    import genpo_rsl.flow as package
 
+    modules = [package] + [__import__(f"genpo_rsl.flow.{info.name}", fromlist=["_"])
+                           for info in pkgutil.iter_modules(package.__path__)]
+    assert len(modules) >= 5, modules  # __init__, base, networks, coupled, multistep
     names = set()
-    for node in ast.walk(ast.parse(inspect.getsource(module))):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            names.add(node.module or "")
-    assert not any(n.startswith(("rsl_rl", "isaaclab", "gymnasium")) for n in names), names
+    for module in modules:
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names.add(("." * node.level) + (node.module or ""))
+    assert not any(n.startswith(("rsl_rl", "isaaclab", "gymnasium", "genpo_rsl", "..")) for n in names), names

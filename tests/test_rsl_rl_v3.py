@@ -101,7 +101,7 @@ def test_policy_interface_shapes_and_exact_log_prob():
     assert action.shape == (NUM_ENVS, ACT_DIM)
     assert torch.equal(action, policy.act_inference(obs))  # deterministic: zero noise
     assert not torch.equal(policy.act_inference(obs, deterministic=False), action)
-    torch.testing.assert_close(action, policy.flow.average(policy.action_mean))
+    torch.testing.assert_close(action, policy.flow.executed_action(policy.action_mean))
     assert policy.is_recurrent is False
     assert policy.load_state_dict(policy.state_dict()) is True
 
@@ -210,7 +210,7 @@ def test_storage_holds_2a_dummy_actions_while_env_gets_a():
     with torch.inference_mode():
         for step in range(STEPS):
             actions = alg.act(obs)
-            torch.testing.assert_close(actions, alg.policy.flow.average(alg.transition.actions))
+            torch.testing.assert_close(actions, alg.policy.flow.executed_action(alg.transition.actions))
             obs, rewards, dones, extras = env.step(actions)
             alg.process_env_step(obs, rewards, dones, extras)
         alg.compute_returns(obs)

@@ -1,9 +1,10 @@
-"""GenPO's policy for rsl_rl 3.x: an ``ActorCritic`` whose actor is the shared :class:`~genpo_rsl.flow.CoupledFlow`.
+"""GenPO's policy for rsl_rl 3.x: an ``ActorCritic`` whose actor is one of the shared flows of :mod:`genpo_rsl.flow`.
 
 rsl_rl 3.x builds the policy as ``cls(obs, obs_groups, num_actions, **policy_cfg)`` and PPO talks to it through
 ``act`` / ``get_actions_log_prob`` / ``evaluate`` / ``action_mean`` / ``action_std`` / ``entropy``. Here the
-stochastic action is the flow's 2A "dummy" action (x, y); the environment action is its average (x + y) / 2,
-which :class:`~genpo_rsl.v3.algorithm.GenPO` sends to the env and ``act_inference`` returns.
+stochastic action is the flow's 2A "dummy" action; the environment action is the flow's ``executed_action`` of it
+(coupled: the average (x + y) / 2, multistep: x_N), which :class:`~genpo_rsl.v3.algorithm.GenPO` sends to the env
+and ``act_inference`` returns.
 
 Layout (what IsaacLab's exporter and rsl_rl's checkpoints see):
 
@@ -24,9 +25,9 @@ from rsl_rl.modules import ActorCritic
 from rsl_rl.networks import MLP, EmpiricalNormalization
 
 from ..checkpoint import check_state_dict
-from ..config import FLOW_DEFAULTS, check_unknown_keys
+from ..config import FLOW_DEFAULTS, check_unknown_keys, validate_flow_cfg
 from ..export import DeterministicFlowPolicy
-from ..flow import CoupledFlow
+from ..flow import ExactFlow, make_flow
 from ..ppo_common import observation_size
 
 # rsl_rl ActorCritic keys that describe a Gaussian policy: rejected with a pointer to GenPO's counterpart instead
@@ -47,7 +48,7 @@ class FlowActor(DeterministicFlowPolicy):
     (rsl_rl 3.x and IsaacLab keep it apart as ``policy.actor_obs_normalizer``).
     """
 
-    def __init__(self, flow: CoupledFlow) -> None:
+    def __init__(self, flow: ExactFlow) -> None:
         super().__init__(nn.Identity(), flow)
         self.in_features = flow.context_dim
 
@@ -62,17 +63,21 @@ class FlowActor(DeterministicFlowPolicy):
 
 
 class GenPOActorCritic(ActorCritic):
-    """rsl_rl 3.x actor-critic whose policy is GenPO's coupled flow over the doubled action.
+    """rsl_rl 3.x actor-critic whose policy is a GenPO flow (``flow``: "coupled" | "multistep") over the doubled action.
 
     Args:
         obs, obs_groups, num_actions: as rsl_rl's runner passes them (obs sets "policy" and "critic").
         actor_hidden_dims: hidden sizes of the flow's velocity MLP.
         critic_hidden_dims, activation, actor_obs_normalization, critic_obs_normalization: as in ``ActorCritic``.
-        **flow_cfg: the keys of :data:`genpo_rsl.config.FLOW_DEFAULTS` (num_steps, mix, time_embed_dim,
-            time_hidden_dims, noise_scale, init_noise_scale). Any other key is an error.
+        **flow_cfg: the keys of :data:`genpo_rsl.config.FLOW_DEFAULTS` (flow, num_steps, mix, history_coef,
+            velocity_coef, time_embed_dim, time_hidden_dims, noise_scale, init_noise_scale). Any other key is an
+            error.
     """
 
     is_recurrent: bool = False
+    #: Per action dimension, the std of the executed actions (what the env received) over the last rollout; set by
+    #: GenPO.update (``record_rollout_spread``). None before the first update.
+    rollout_action_std: torch.Tensor | None = None
 
     def __init__(
         self,
@@ -91,6 +96,7 @@ class GenPOActorCritic(ActorCritic):
                 raise ValueError(f"policy: {key!r} is a Gaussian ActorCritic key and is not used by "
                                  f"GenPOActorCritic; {hint}. Remove it from the policy config.")
         check_unknown_keys("policy", flow_cfg, POLICY_KEYS | set(FLOW_DEFAULTS))
+        validate_flow_cfg("policy", flow_cfg)
         # ActorCritic.__init__ is not called on purpose: it would build a Gaussian actor MLP and std parameter that
         # would sit, unused, in parameters() and the checkpoint. The members it sets and its methods reuse
         # (obs_groups, critic, normalisers and their flags) are set here the same way.
@@ -100,8 +106,8 @@ class GenPOActorCritic(ActorCritic):
         num_critic_obs = observation_size(obs, obs_groups["critic"], "GenPOActorCritic")
         self.action_dim = int(num_actions)
 
-        self.actor = FlowActor(CoupledFlow(self.action_dim, self.obs_dim, hidden_dims=actor_hidden_dims,
-                                           activation=activation, **{**FLOW_DEFAULTS, **flow_cfg}))
+        self.actor = FlowActor(make_flow(self.action_dim, self.obs_dim, hidden_dims=actor_hidden_dims,
+                                         activation=activation, **{**FLOW_DEFAULTS, **flow_cfg}))
         self.actor_obs_normalization = actor_obs_normalization
         self.actor_obs_normalizer = EmpiricalNormalization(self.obs_dim) if actor_obs_normalization else nn.Identity()
         self.critic = MLP(num_critic_obs, 1, critic_hidden_dims, activation)
@@ -114,7 +120,7 @@ class GenPOActorCritic(ActorCritic):
         self._log_prob: torch.Tensor | None = None
 
     @property
-    def flow(self) -> CoupledFlow:
+    def flow(self) -> ExactFlow:
         return self.actor.flow
 
     # ---------------------------------------------------------------- observation -> context
@@ -150,8 +156,17 @@ class GenPOActorCritic(ActorCritic):
 
     @property
     def action_std(self) -> torch.Tensor:
-        """The base-noise scale sigma, (2A,) (broadcasts to the (N, 2A) storage; rsl_rl logs its mean)."""
-        return self.flow.noise_scale
+        """The spread of the executed actions over the last rollout, (A,) (rsl_rl 3.x logs its mean as
+        Policy/mean_noise_std, "Mean action noise std"); NaN before the first update. The base-noise scale sigma is
+        ``flow.noise_scale`` (logged as Loss/noise_scale)."""
+        if self.rollout_action_std is None:
+            return self.flow.noise_scale.new_full((self.action_dim,), float("nan")).detach()
+        return self.rollout_action_std
+
+    def record_rollout_spread(self, dummy_actions: torch.Tensor) -> None:
+        """Keep the std over the rollout (T, N, 2A dummy actions) of the executed actions, per action dimension."""
+        executed = self.flow.executed_action(dummy_actions.detach()).reshape(-1, self.action_dim)
+        self.rollout_action_std = executed.std(0) if executed.shape[0] > 1 else torch.zeros_like(executed[0])
 
     @property
     def entropy(self) -> torch.Tensor:
@@ -169,7 +184,7 @@ class GenPOActorCritic(ActorCritic):
 
     # ---------------------------------------------------------------- inference
     def act_inference(self, obs: TensorDict, deterministic: bool = True) -> torch.Tensor:
-        """The A-dim environment action (x + y) / 2; deterministic means zero base noise."""
+        """The A-dim environment action (the flow's executed_action); deterministic means zero base noise."""
         return self.flow.act(self.context(obs), deterministic=deterministic)
 
     # ---------------------------------------------------------------- checkpoints

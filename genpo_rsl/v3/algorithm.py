@@ -26,7 +26,6 @@ from tensordict import TensorDict
 
 from rsl_rl.algorithms import PPO
 
-from ..flow import CoupledFlow
 from ..ppo_common import GenPOMixin
 from .actor_critic import GenPOActorCritic
 
@@ -60,8 +59,18 @@ class GenPO(GenPOMixin, PPO):
                              f"policy was built for {self.policy.action_dim} actions.")
         super().init_storage(training_type, num_envs, num_transitions_per_env, obs, [2 * self.policy.action_dim])
 
+    def compile(self, mode: str | None = None) -> None:
+        """torch.compile the flow's maps GenPO's rollout and update call (``forward``, ``log_prob``), as the 5.x
+        adapter does for rsl_rl 5.1+'s ``torch_compile_mode``. rsl_rl 3.x has no such setting: its runner ignores
+        the key and never calls this; call ``runner.alg.compile("default")`` by hand to compile. The modules stay
+        raw (state dicts, checkpoints and exports unchanged)."""
+        self._compile_flow(self.policy.flow, mode)
+
     def act(self, obs: TensorDict) -> torch.Tensor:
-        dummy, log_prob = self.policy.sample(obs)
+        if self._compiled_flow is None:
+            dummy, log_prob = self.policy.sample(obs)
+        else:
+            dummy, log_prob = self._sample(self.policy.flow, self.policy.context(obs))
         self.transition.actions = dummy.detach()
         self.transition.values = self.policy.evaluate(obs).detach()
         self.transition.actions_log_prob = log_prob.detach()
@@ -69,9 +78,9 @@ class GenPO(GenPOMixin, PPO):
         # them: sigma holds the base-noise scale (2A,) for reference, mu zeros (the zero-noise flow pass that
         # policy.action_mean would run is not worth one more flow evaluation per env step).
         self.transition.action_mean = dummy.new_zeros(())
-        self.transition.action_sigma = self.policy.action_std.detach()
+        self.transition.action_sigma = self.policy.flow.noise_scale.detach()
         self.transition.observations = obs
-        return CoupledFlow.average(self.transition.actions)
+        return self.policy.flow.executed_action(self.transition.actions)
 
     def process_env_step(self, obs: TensorDict, rewards: torch.Tensor, dones: torch.Tensor,
                          extras: dict[str, torch.Tensor]) -> None:
@@ -102,5 +111,6 @@ class GenPO(GenPOMixin, PPO):
             losses = self._finish_update(totals, flow, policy.context(obs[:256]))
         # Normalisers move after the epochs, so the first minibatch's ratio is exactly 1 (module docstring).
         policy.update_normalization(obs)
+        policy.record_rollout_spread(self.storage.actions)  # logged by the runner as the action std
         self.storage.clear()
         return losses

@@ -1,4 +1,4 @@
-"""GenPO's actor for rsl_rl 4.x/5.x: observation groups -> (normalised) context -> CoupledFlow.
+"""GenPO's actor for rsl_rl 4.x/5.x: observation groups -> (normalised) context -> flow (coupled or multistep).
 
 Why an actor model and not a custom ``Distribution`` inside rsl_rl's ``MLPModel``: a Distribution only sees the
 MLP's output, so the velocity net could never read the observation itself (as the paper's does), and an MLP
@@ -14,21 +14,26 @@ from tensordict import TensorDict
 
 from rsl_rl.modules import EmpiricalNormalization
 
-from ..config import FLOW_DEFAULTS, check_unknown_keys
-from ..flow import CoupledFlow
+from ..config import FLOW_DEFAULTS, check_unknown_keys, validate_flow_cfg
+from ..flow import make_flow
 from ..ppo_common import observation_size
 from ..export import flow_policy
 
 
 class GenPOActor(nn.Module):
-    """Actor whose policy is a coupled flow; its stochastic output is the 2A dummy action.
+    """Actor whose policy is an exact flow (``flow``: "coupled" | "multistep"); its stochastic output is the 2A
+    dummy action.
 
     Called by rsl_rl 5.x as ``GenPOActor(obs, obs_groups, "actor", num_actions, **actor_cfg)``.
-    ``forward(obs)`` (deterministic, the inference and export path) returns the A-dim action (x + y) / 2 at zero
-    noise; ``forward(obs, stochastic_output=True)`` returns a sampled 2A dummy action, which GenPO stores.
+    ``forward(obs)`` (deterministic, the inference and export path) returns the A-dim executed action at zero noise
+    (coupled: (x + y) / 2, multistep: x_N); ``forward(obs, stochastic_output=True)`` returns a sampled 2A dummy
+    action, which GenPO stores.
     """
 
     is_recurrent: bool = False
+    #: Per action dimension, the std of the executed actions (what the env received) over the last rollout; set by
+    #: GenPO.update (``record_rollout_spread``). None before the first update.
+    rollout_action_std: torch.Tensor | None = None
 
     def __init__(
         self,
@@ -45,15 +50,16 @@ class GenPOActor(nn.Module):
         super().__init__()
         if distribution_cfg is not None:
             raise ValueError("actor: distribution_cfg must be None for GenPOActor: its action distribution is the "
-                             "coupled flow (set num_steps, mix, noise_scale, ... instead)")
+                             "flow (set flow, num_steps, mix, noise_scale, ... instead)")
         check_unknown_keys("actor", flow_cfg, FLOW_DEFAULTS)
+        validate_flow_cfg("actor", flow_cfg)
         self.obs_groups = list(obs_groups[obs_set])
         self.obs_dim = observation_size(obs, self.obs_groups, "GenPOActor")
         self.action_dim = output_dim
         self.obs_normalization = obs_normalization
         self.obs_normalizer = EmpiricalNormalization(self.obs_dim) if obs_normalization else nn.Identity()
-        self.flow = CoupledFlow(output_dim, self.obs_dim, hidden_dims=hidden_dims, activation=activation,
-                                **{**FLOW_DEFAULTS, **flow_cfg})
+        self.flow = make_flow(output_dim, self.obs_dim, hidden_dims=hidden_dims, activation=activation,
+                              **{**FLOW_DEFAULTS, **flow_cfg})
         # Last stochastic pass, read by the rsl_rl-facing properties below.
         self._context: torch.Tensor | None = None
         self._log_prob: torch.Tensor | None = None
@@ -91,8 +97,16 @@ class GenPOActor(nn.Module):
 
     @property
     def output_std(self) -> torch.Tensor:
-        """The base-noise scale sigma (rsl_rl logs its mean as Policy/mean_std)."""
-        return self.flow.noise_scale.detach()
+        """The spread of the executed actions over the last rollout, (A,) (rsl_rl logs its mean as Policy/mean_std and
+        "Mean action std"); NaN before the first update. The base-noise scale sigma is logged as Loss/noise_scale."""
+        if self.rollout_action_std is None:
+            return self.flow.noise_scale.new_full((self.action_dim,), float("nan")).detach()
+        return self.rollout_action_std
+
+    def record_rollout_spread(self, dummy_actions: torch.Tensor) -> None:
+        """Keep the std over the rollout (T, N, 2A dummy actions) of the executed actions, per action dimension."""
+        executed = self.flow.executed_action(dummy_actions.detach()).reshape(-1, self.action_dim)
+        self.rollout_action_std = executed.std(0) if executed.shape[0] > 1 else torch.zeros_like(executed[0])
 
     @property
     def output_mean(self) -> torch.Tensor:

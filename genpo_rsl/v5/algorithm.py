@@ -20,8 +20,7 @@ from rsl_rl.algorithms import PPO
 from rsl_rl.storage import RolloutStorage
 
 from ..checkpoint import check_loaded_dict
-from ..flow import CoupledFlow
-from ..ppo_common import GenPOMixin
+from ..ppo_common import GenPOMixin, compile_module
 from .actor import GenPOActor
 
 _PPO_KEYS = set(inspect.signature(PPO.__init__).parameters) - {"self", "actor", "critic", "storage"}
@@ -44,15 +43,30 @@ class GenPO(GenPOMixin, PPO):
                                  storage.observations[0], [2 * actor.action_dim], storage.device)
         super().__init__(actor, critic, storage, **cfg)
 
+    def compile(self, mode: str | None = None) -> None:
+        """Honour the runner config's ``torch_compile_mode`` (rsl_rl 5.1+'s runner calls this after construction;
+        rsl_rl 5.0's never does, and calling it by hand works there too).
+
+        PPO.compile wraps the actor and critic modules, but GenPO's rollout and update call the flow's maps
+        directly, so the flow's ``forward`` and ``log_prob`` are compiled here, plus the critic. The raw modules
+        stay the ones saved, loaded and exported (``_raw_actor``, ``_raw_critic``, ``get_policy``).
+        """
+        self.critic = compile_module(self._raw_critic, mode)
+        self._compile_flow(self._raw_actor.flow, mode)
+
     def act(self, obs: TensorDict) -> torch.Tensor:
-        dummy, log_prob = self._raw_actor.sample(obs)
+        actor = self._raw_actor
+        if self._compiled_flow is None:
+            dummy, log_prob = actor.sample(obs)
+        else:
+            dummy, log_prob = self._sample(actor.flow, actor.context(obs))
         self.transition.hidden_states = (None, None)
         self.transition.actions = dummy.detach()
         self.transition.values = self.critic(obs).detach()
         self.transition.actions_log_prob = log_prob.detach()
         self.transition.distribution_params = (log_prob.detach(),)
         self.transition.observations = obs
-        return CoupledFlow.average(self.transition.actions)
+        return self._raw_actor.flow.executed_action(self.transition.actions)
 
     def update(self) -> dict[str, float]:
         actor, flow = self._raw_actor, self._raw_actor.flow
@@ -70,6 +84,7 @@ class GenPO(GenPOMixin, PPO):
         # As in rsl_rl 5.x: normalisers move after the epochs, so the first minibatch's ratio is exactly 1.
         actor.update_normalization(obs)
         self._raw_critic.update_normalization(obs)
+        actor.record_rollout_spread(self.storage.actions)  # logged by the runner as Policy/mean_std
         self.storage.clear()
         return losses
 

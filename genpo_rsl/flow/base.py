@@ -1,0 +1,192 @@
+"""What every exact flow policy shares: base noise, the time grid, densities, sampling and shape checks.
+
+A flow maps base noise e in R^(2A) (A = the environment's action size) to a "dummy" action in R^(2A) by
+``num_steps`` invertible steps whose Jacobian determinant is a constant, so
+
+    log pi(dummy | s) = log N(f^-1(dummy); 0, diag(sigma^2)) - log|det J|
+
+is exact and needs no Jacobian at run time. A subclass defines ``forward``, ``inverse``, ``log_abs_det_jacobian``
+and ``executed_action`` (the A-dim part of the dummy action the environment receives).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from .networks import VelocityNet, make_activation
+
+NOISE_SCALE_MODES = ("fixed", "learned")
+
+
+def time_grid(num_steps: int, dtype: torch.dtype) -> torch.Tensor:
+    """t_i = i / N, i = 0 .. N-1, computed in ``dtype`` (exact in float64; float32 as it always was)."""
+    return torch.arange(num_steps, dtype=dtype) / num_steps
+
+
+class ExactFlow(nn.Module):
+    """Base class of the flows: a velocity net, the time grid and a Gaussian base in R^(2A).
+
+    Args:
+        action_dim: A, the environment's action size. The flow works in R^(2A).
+        context_dim: size of the conditioning vector (the, usually normalised, observation).
+        num_steps: N flow steps, t_i = i / N, dt = 1 / N.
+        hidden_dims: hidden sizes of the velocity MLP.
+        activation: activation name (see ``ACTIVATIONS``).
+        time_embed_dim: size of the sinusoidal time embedding (and of the time MLP's output).
+        time_hidden_dims: hidden sizes of the MLP applied to the time embedding.
+        noise_scale: "fixed" (base N(0, I), the paper's) or "learned" (base N(0, diag(sigma^2)) with a learnable,
+            state-independent sigma in R^(2A), so the policy's entropy has a true, closed-form gradient).
+        init_noise_scale: initial sigma.
+    """
+
+    #: The ``flow`` config name of the subclass ("coupled" | "multistep").
+    kind: str = ""
+    #: Whether the executed action is a projection of the dummy action that a compression loss must keep faithful
+    #: (the coupled flow's average of two halves), or a flow sample itself (the multistep flow's x_N).
+    needs_compression: bool = True
+
+    def __init__(
+        self,
+        action_dim: int,
+        context_dim: int,
+        num_steps: int,
+        hidden_dims: list[int] | tuple[int, ...],
+        activation: str,
+        time_embed_dim: int,
+        time_hidden_dims: list[int] | tuple[int, ...],
+        noise_scale: str,
+        init_noise_scale: float,
+    ) -> None:
+        super().__init__()
+        check_int("action_dim", action_dim, 1)
+        check_int("context_dim", context_dim, 1)
+        check_int("num_steps", num_steps, 1)
+        hidden_dims = list(hidden_dims)
+        if not hidden_dims or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden_dims):
+            raise ValueError(f"hidden_dims: must be a non-empty list of positive integers, got {hidden_dims!r}")
+        time_hidden_dims = list(time_hidden_dims)
+        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in time_hidden_dims):
+            raise ValueError(f"time_hidden_dims: must be a list of positive integers, got {time_hidden_dims!r}")
+        if noise_scale not in NOISE_SCALE_MODES:
+            raise ValueError(f"noise_scale: must be one of {NOISE_SCALE_MODES}, got {noise_scale!r}")
+        if not init_noise_scale > 0.0:
+            raise ValueError(f"init_noise_scale: must be > 0, got {init_noise_scale!r}")
+        make_activation(activation)  # validate early, with the field's name in the message
+
+        self.action_dim = int(action_dim)
+        self.context_dim = int(context_dim)
+        self.num_steps = int(num_steps)
+        self.dt = 1.0 / self.num_steps
+        self.velocity = VelocityNet(
+            self.action_dim, self.context_dim, hidden_dims, activation, time_embed_dim, time_hidden_dims
+        )
+        self.register_buffer("times", time_grid(self.num_steps, torch.get_default_dtype()))
+        log_scale = torch.full((2 * self.action_dim,), math.log(init_noise_scale))
+        if noise_scale == "learned":
+            self.log_noise_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_noise_scale", log_scale)
+        self.noise_scale_mode = noise_scale
+
+    # ---------------------------------------------------------------- dtype of the time grid
+    def _apply(self, fn, recurse: bool = True):
+        # .double() would cast the float32 grid (0.2f -> 0.2000000030); recompute it in the new dtype instead.
+        super()._apply(fn, recurse)
+        self._reset_time_grid()
+        return self
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._reset_time_grid()  # a float32 checkpoint loaded into a float64 flow keeps the exact grid
+
+    def _reset_time_grid(self) -> None:
+        self.times = time_grid(self.num_steps, self.times.dtype).to(self.times.device)
+
+    # ---------------------------------------------------------------- constants of the flow
+    @property
+    def log_abs_det_jacobian(self) -> float:
+        """log|det d f / d e|, a constant of the flow (subclasses give the closed form)."""
+        raise NotImplementedError
+
+    @property
+    def noise_scale(self) -> torch.Tensor:
+        return self.log_noise_scale.exp()
+
+    def entropy(self) -> torch.Tensor:
+        """Exact differential entropy of the dummy action (any state): H(base) + log|det J|, a scalar."""
+        base = self.log_noise_scale.sum() + self.action_dim * (1.0 + math.log(2.0 * math.pi))
+        return base + self.log_abs_det_jacobian
+
+    def settings(self) -> dict:
+        """The settings a state dict does not carry as weights (stamped into checkpoints and compared on load)."""
+        return {"flow": self.kind, "num_steps": self.num_steps, "noise_scale": self.noise_scale_mode}
+
+    # ---------------------------------------------------------------- maps (subclasses)
+    def forward(self, context: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Map base noise (B, 2A) to the dummy action (B, 2A) given context (B, C)."""
+        raise NotImplementedError
+
+    def inverse(self, context: torch.Tensor, dummy: torch.Tensor) -> torch.Tensor:
+        """Map a dummy action (B, 2A) back to the base noise (B, 2A) that produces it, exactly."""
+        raise NotImplementedError
+
+    def executed_action(self, dummy: torch.Tensor) -> torch.Tensor:
+        """The environment action (..., A) of dummy actions (..., 2A), a new tensor (never a view of ``dummy``)."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- densities and sampling
+    def base_log_prob(self, noise: torch.Tensor) -> torch.Tensor:
+        """log N(noise; 0, diag(sigma^2)) summed over the 2A dimensions, shape (B,)."""
+        z = noise * torch.exp(-self.log_noise_scale)
+        return -0.5 * z.pow(2).sum(-1) - self.log_noise_scale.sum() - self.action_dim * math.log(2.0 * math.pi)
+
+    def log_prob(self, context: torch.Tensor, dummy: torch.Tensor) -> torch.Tensor:
+        """Exact log-density of dummy actions, shape (B,): log N(f^-1(dummy)) - log|det J|."""
+        return self.base_log_prob(self.inverse(context, dummy)) - self.log_abs_det_jacobian
+
+    def sample_noise(self, batch_size: int, device: torch.device | str | None = None) -> torch.Tensor:
+        device = self.times.device if device is None else device
+        noise = torch.randn(batch_size, 2 * self.action_dim, device=device, dtype=self.log_noise_scale.dtype)
+        return noise * self.noise_scale.to(device)
+
+    def sample(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw dummy actions (B, 2A) and their exact log-probabilities (B,); the noise is known, so no inverse."""
+        noise = self.sample_noise(context.shape[0], context.device)
+        return self.forward(context, noise), self.base_log_prob(noise) - self.log_abs_det_jacobian
+
+    def act(self, context: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        """The environment action (B, A) (see :meth:`executed_action`); deterministic means zero base noise."""
+        if deterministic:
+            noise = context.new_zeros(context.shape[0], 2 * self.action_dim)
+        else:
+            noise = self.sample_noise(context.shape[0], context.device)
+        return self.executed_action(self.forward(context, noise))
+
+    def _check_shapes(self, context: torch.Tensor, points: torch.Tensor, name: str) -> None:
+        if context.dim() != 2 or context.shape[-1] != self.context_dim:
+            raise ValueError(f"context: expected shape (B, {self.context_dim}), got {tuple(context.shape)}")
+        if points.dim() != 2 or points.shape[-1] != 2 * self.action_dim or points.shape[0] != context.shape[0]:
+            raise ValueError(
+                f"{name}: expected shape ({context.shape[0]}, {2 * self.action_dim}) (batch, 2 x action_dim), "
+                f"got {tuple(points.shape)}"
+            )
+
+
+def check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+
+
+def check_unit_interval(name: str, value: object, hint: str) -> None:
+    """value in (0, 1]; the message names the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+        raise ValueError(f"{name}: must be a number in (0, 1] ({hint}), got {value!r}")
+
+
+def check_positive(name: str, value: object, hint: str) -> None:
+    """value a finite number > 0; the message names the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < math.inf:
+        raise ValueError(f"{name}: must be a finite number > 0 ({hint}), got {value!r}")

@@ -1,0 +1,124 @@
+"""The multistep flow: a reversible two-step (linear multistep) solver whose state is two consecutive points.
+
+The authors' follow-up to GenPO (GenPO++, arXiv 2606.06967) replaces the coupled flow's two velocity calls per
+step by one. The latent is a pair z = (x_0, x_-1) ~ N(0, sigma^2 I_2A); for i = 0 .. N-1, t_i = i / N, dt = 1 / N:
+
+    x_{i+1} = (1 - b) x_i + b x_{i-1} + c dt v(x_i, s, t_i)
+    x_{i-1} = (x_{i+1} - (1 - b) x_i - c dt v(x_i, s, t_i)) / b          (the exact inverse)
+
+The step (x_{i-1}, x_i) -> (x_i, x_{i+1}) has the block Jacobian [[0, I], [b I, (1 - b) I + c dt dv/dx]], whose
+|det| is b^A whatever v is, so log|det J| = N A log b and the likelihood of the pair (x_N, x_{N-1}) is closed form.
+The dummy action is cat([x_N, x_{N-1}]) (2A, stored and scored by PPO); the environment executes x_N itself, an
+actual flow sample, so there is no average and no compression loss.
+
+b (``history_coef``) in (0, 1] weighs the history state; the inverse divides by b^N. c (``velocity_coef``) > 0
+scales the velocity. Defaults b = 0.97, c = 1: the authors' IsaacLab configs (b = 0.97 on all but Ant, c = 1 on
+all; their class default is b = 0.95). The project page writes c = 1 + b; we keep c = 1 because it is what their
+trained policies used, and because c only rescales the velocity net's output (a learnable scale anyway), so it
+changes the initial step size, not what the flow can represent.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .base import ExactFlow, check_positive, check_unit_interval
+
+
+class MultistepFlow(ExactFlow):
+    """Invertible N-step multistep flow over (x_N, x_{N-1}), one velocity call per step, closed-form likelihood.
+
+    Args (besides those of :class:`~genpo_rsl.flow.base.ExactFlow`):
+        history_coef: b in (0, 1], the weight of the history state x_{i-1} (authors' IsaacLab configs: 0.97).
+        velocity_coef: c > 0, the scale of the velocity term c dt v (authors' configs: 1.0; the page writes 1 + b).
+    """
+
+    kind = "multistep"
+    needs_compression = False  # the env executes x_N, a flow sample; nothing to compress
+
+    def __init__(
+        self,
+        action_dim: int,
+        context_dim: int,
+        num_steps: int = 5,
+        history_coef: float = 0.97,
+        velocity_coef: float = 1.0,
+        hidden_dims: list[int] | tuple[int, ...] = (256, 256, 256),
+        activation: str = "elu",
+        time_embed_dim: int = 32,
+        time_hidden_dims: list[int] | tuple[int, ...] = (64, 64),
+        noise_scale: str = "fixed",
+        init_noise_scale: float = 1.0,
+    ) -> None:
+        check_unit_interval("history_coef", history_coef, "the authors' IsaacLab configs use 0.97")
+        check_positive("velocity_coef", velocity_coef, "the authors' configs use 1.0")
+        super().__init__(action_dim, context_dim, num_steps, hidden_dims, activation, time_embed_dim,
+                         time_hidden_dims, noise_scale, init_noise_scale)
+        self.history_coef = float(history_coef)
+        self.velocity_coef = float(velocity_coef)
+        # (b, c) in the state dict: any checkpoint of this flow says what it is, even one written without
+        # genpo_rsl's stamp (a stock OnPolicyRunner.save), and loading checks them (_load_from_state_dict).
+        self.register_buffer("multistep_coefs", torch.tensor([self.history_coef, self.velocity_coef]))
+
+    @property
+    def log_abs_det_jacobian(self) -> float:
+        """log|det d f / d e| = N A log b: each step scales volume by b^A, whatever the velocity net is."""
+        return self.num_steps * self.action_dim * math.log(self.history_coef)
+
+    def settings(self) -> dict:
+        return {**super().settings(), "history_coef": self.history_coef, "velocity_coef": self.velocity_coef}
+
+    def forward(self, context: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Map the latent (x_0, x_-1) (B, 2A) to the dummy action (x_N, x_{N-1}) (B, 2A) given context (B, C)."""
+        if not torch.jit.is_scripting():
+            self._check_shapes(context, noise, "noise")
+        ctx = self.velocity.in_context(context)
+        steps = self.velocity.step_features(self.times)
+        a, b, h = 1.0 - self.history_coef, self.history_coef, self.velocity_coef * self.dt
+        current, previous = noise[..., : self.action_dim], noise[..., self.action_dim :]
+        for i in range(self.num_steps):
+            following = a * current + b * previous + h * self.velocity(current, ctx, steps[i])
+            previous = current
+            current = following
+        return torch.cat([current, previous], dim=-1)
+
+    def inverse(self, context: torch.Tensor, dummy: torch.Tensor) -> torch.Tensor:
+        """Map a dummy action (x_N, x_{N-1}) (B, 2A) back to the latent (x_0, x_-1) (B, 2A), exactly."""
+        if not torch.jit.is_scripting():
+            self._check_shapes(context, dummy, "dummy")
+        ctx = self.velocity.in_context(context)
+        steps = self.velocity.step_features(self.times)
+        a, b, h = 1.0 - self.history_coef, self.history_coef, self.velocity_coef * self.dt
+        # current = x_{i+1}, previous = x_i; each step recovers x_{i-1}.
+        current, previous = dummy[..., : self.action_dim], dummy[..., self.action_dim :]
+        for i in range(self.num_steps - 1, -1, -1):
+            earlier = (current - a * previous - h * self.velocity(previous, ctx, steps[i])) / b
+            current = previous
+            previous = earlier
+        return torch.cat([current, previous], dim=-1)
+
+    def executed_action(self, dummy: torch.Tensor) -> torch.Tensor:
+        """x_N, the first half of dummy actions (..., 2A): what the environment receives (a copy, not a view)."""
+        return dummy[..., : dummy.shape[-1] // 2].clone()
+
+    # ---------------------------------------------------------------- checkpoints
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        key = prefix + "multistep_coefs"
+        if key in state_dict:
+            found = [float(v) for v in state_dict[key].flatten()]
+            mine = [self.history_coef, self.velocity_coef]
+            if len(found) == 2 and any(not math.isclose(f, m, rel_tol=1e-6) for f, m in zip(found, mine)):
+                raise ValueError(
+                    f"history_coef/velocity_coef: the state dict was written by a multistep flow with history_coef="
+                    f"{found[0]:.6g}, velocity_coef={found[1]:.6g}, this flow has {mine[0]:.6g}, {mine[1]:.6g}; "
+                    f"they are not weights, so loading would silently change the policy. Fix: set history_coef="
+                    f"{found[0]:.6g}, velocity_coef={found[1]:.6g}.")
+        elif prefix + "velocity.in_half.weight" in state_dict:
+            raise ValueError(
+                f"flow: the state dict holds a coupled flow (no {key!r}), but this is a multistep flow; the weights "
+                "of one do not give the other's policy. Fix: set flow='coupled' to load it.")
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)

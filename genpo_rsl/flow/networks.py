@@ -1,0 +1,105 @@
+"""The networks every flow shares: activations by name, a sinusoidal time embedding and the velocity MLP."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "elu": nn.ELU,
+    "selu": nn.SELU,
+    "relu": nn.ReLU,
+    "lrelu": nn.LeakyReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "mish": nn.Mish,
+    "silu": nn.SiLU,
+    "swish": nn.SiLU,
+    "gelu": nn.GELU,
+    "softplus": nn.Softplus,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    try:
+        return ACTIVATIONS[name.lower()]()
+    except (KeyError, AttributeError):
+        raise ValueError(f"activation: unknown value {name!r}; allowed: {sorted(ACTIVATIONS)}") from None
+
+
+def time_frequencies(half: int, dtype: torch.dtype) -> torch.Tensor:
+    """1 .. 1/10000 on a geometric ladder (transformer style), computed on the CPU in ``dtype``.
+
+    Computed in the module's own dtype, not cast from float32: a float64 flow then has exact float64 frequencies,
+    and a float32 flow gets exactly the values it always had.
+    """
+    return torch.exp(-math.log(10000.0) * torch.arange(half, dtype=dtype) / max(half - 1, 1))
+
+
+class SinusoidalTimeEmbedding(nn.Module):
+    """Fixed sin/cos features of a scalar time t in [0, 1), as in diffusion models."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2 or dim % 2:
+            raise ValueError(f"time_embed_dim must be an even integer >= 2, got {dim!r}")
+        self.half = dim // 2
+        self.register_buffer("freqs", time_frequencies(self.half, torch.get_default_dtype()), persistent=False)
+
+    def _apply(self, fn, recurse: bool = True):
+        # .double() / .to(dtype) would cast the float32 values; recompute them in the new dtype instead.
+        super()._apply(fn, recurse)
+        self.freqs = time_frequencies(self.half, self.freqs.dtype).to(self.freqs.device)
+        return self
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        angles = t.unsqueeze(-1) * self.freqs
+        return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+class VelocityNet(nn.Module):
+    """v(state, context, t): the velocity MLP of a flow (both halves of the coupled flow share one).
+
+    The first layer is split into state, context and time parts (together exactly one Linear over their
+    concatenation), so the context and time contributions are computed once per flow call instead of once per
+    velocity evaluation.
+    """
+
+    def __init__(
+        self,
+        action_dim: int,
+        context_dim: int,
+        hidden_dims: list[int],
+        activation: str,
+        time_embed_dim: int,
+        time_hidden_dims: list[int],
+    ) -> None:
+        super().__init__()
+        first = hidden_dims[0]
+        self.time_embedding = SinusoidalTimeEmbedding(time_embed_dim)
+        time_layers: list[nn.Module] = []
+        width = time_embed_dim
+        for h in time_hidden_dims:
+            time_layers += [nn.Linear(width, h), make_activation(activation)]
+            width = h
+        time_layers.append(nn.Linear(width, time_embed_dim))
+        self.time_mlp = nn.Sequential(*time_layers)
+
+        self.in_half = nn.Linear(action_dim, first)
+        self.in_context = nn.Linear(context_dim, first, bias=False)
+        self.in_time = nn.Linear(time_embed_dim, first, bias=False)
+        self.in_activation = make_activation(activation)
+        layers: list[nn.Module] = []
+        for a, b in zip(hidden_dims[:-1], hidden_dims[1:]):
+            layers += [nn.Linear(a, b), make_activation(activation)]
+        layers.append(nn.Linear(hidden_dims[-1], action_dim))
+        self.trunk = nn.Sequential(*layers)
+
+    def step_features(self, times: torch.Tensor) -> torch.Tensor:
+        """First-layer contribution of each flow time, shape (N, hidden_dims[0])."""
+        return self.in_time(self.time_mlp(self.time_embedding(times)))
+
+    def forward(self, half: torch.Tensor, context_features: torch.Tensor, time_features: torch.Tensor) -> torch.Tensor:
+        return self.trunk(self.in_activation(self.in_half(half) + context_features + time_features))
