@@ -34,6 +34,18 @@ def half_gap(dummy: torch.Tensor) -> torch.Tensor:
     return (dummy[..., :half] - dummy[..., half:]).norm(dim=-1)
 
 
+def compression_contexts(context: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The contexts (k, C) a minibatch's compression sample is drawn for: all B of them at ``fraction`` 1 (the
+    paper's loss, bit for bit: no RNG is drawn), else a uniformly random subset of k = max(1, round(fraction B))
+    drawn without replacement. The compression loss is a mean over samples, so the mean over a simple random
+    subset is an unbiased estimate of the minibatch's mean (and of its expectation over the noise) at ``fraction``
+    of the cost; only its variance grows."""
+    if fraction >= 1.0:
+        return context
+    count = max(1, round(fraction * context.shape[0]))
+    return context[torch.randperm(context.shape[0], device=context.device)[:count]]
+
+
 def compression_loss(dummy: torch.Tensor, form: str) -> torch.Tensor:
     """E||x - y|| ("l2", released code) or E||x - y||^2 ("squared", paper) over fresh reparameterised samples."""
     gap = half_gap(dummy)
