@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from genpo_rsl.compat import register  # noqa: E402
 from genpo_rsl.scripts.common import make_task_env, seed_everything  # noqa: E402
-from genpo_rsl.train_config import build_runner_cfg, task_settings  # noqa: E402
+from genpo_rsl.train_config import build_runner_cfg, env_kwargs as settings_env_kwargs, task_settings  # noqa: E402
 
 
 def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] | None = None,
@@ -51,7 +51,8 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
         settings["max_iterations"] = iterations
     cfg = build_runner_cfg(algo, settings, experiment_name=f"bench_{algo}")
     seed_everything(seed)
-    env = make_task_env(task, settings["num_envs"], seed, "cpu", **(env_kwargs or {}))
+    env_kwargs = {**settings_env_kwargs(task, settings), **(env_kwargs or {})}  # reward normalisation from settings
+    env = make_task_env(task, settings["num_envs"], seed, "cpu", **env_kwargs)
     register()
     from rsl_rl.runners import OnPolicyRunner
 
@@ -177,20 +178,33 @@ def run_cached(path: str, compute: Callable[[], dict[str, Any]]) -> tuple[dict[s
     return result, True
 
 
-def run_parallel(fn: Callable[[Any], Any], jobs: list[Any], processes: int) -> list[Any]:
+def run_parallel(fn: Callable[[Any], Any], jobs: list[Any], processes: int, fresh_process: bool = False,
+                 on_done: Callable[[Any, Any], None] | None = None) -> list[Any]:
     """``[fn(job) for job in jobs]``; with ``processes`` > 1 in that many spawned processes of one torch thread each.
 
     On a small CPU several single-threaded runs beat one multi-threaded run (the networks are too small to split).
     ``fn`` must be a module-level function; spawn (not fork) keeps torch's thread pools out of the children.
+    ``fresh_process``: every job gets a new process (also with ``processes`` = 1), so a long study imports the code
+    as it is when each run starts. Jobs start in list order; ``on_done(job, result)`` runs here as each finishes.
     """
-    if processes <= 1 or len(jobs) <= 1:
-        return [fn(job) for job in jobs]
+    if (processes <= 1 or len(jobs) <= 1) and not fresh_process:
+        results = []
+        for job in jobs:
+            results.append(fn(job))
+            if on_done is not None:
+                on_done(job, results[-1])
+        return results
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        return list(pool.map(fn, jobs))
+    with ProcessPoolExecutor(max(1, processes), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=torch.set_num_threads, initargs=(1,),
+                             max_tasks_per_child=1 if fresh_process else None) as pool:
+        futures = {pool.submit(fn, job): job for job in jobs}
+        for future in as_completed(futures):
+            if on_done is not None:
+                on_done(futures[future], future.result())
+        return [future.result() for future in futures]
 
 
 def add_study_arguments(parser, out: str, smoke_help: str) -> None:
@@ -201,13 +215,19 @@ def add_study_arguments(parser, out: str, smoke_help: str) -> None:
     parser.add_argument("--smoke", action="store_true", help=smoke_help)
 
 
-def run_study(fn: Callable[[dict], Any], jobs: list[dict], processes: int,
-              report_only: bool = False) -> tuple[list[dict], list[Any], int]:
+def run_study(fn: Callable[[dict], Any], jobs: list[dict], processes: int, report_only: bool = False,
+              fresh_process: bool = False, on_done: Callable[[Any, Any], None] | None = None
+              ) -> tuple[list[dict], list[Any], int]:
     """(jobs run, their results, how many were trained now) for jobs whose finished runs are cached at job["path"].
 
-    With ``report_only`` only the finished runs are read back and nothing is trained.
+    With ``report_only`` only the finished runs are read back and nothing is trained. ``fresh_process`` and
+    ``on_done``: see :func:`run_parallel`.
     """
     if report_only:
         jobs = [j for j in jobs if os.path.isfile(j["path"])]
     done_before = sum(os.path.isfile(j["path"]) for j in jobs)
-    return jobs, run_parallel(fn, jobs, processes), len(jobs) - done_before
+    todo = [j for j in jobs if not os.path.isfile(j["path"])]
+    # Finished runs are read back here; only the runs still to train go to the (fresh) worker processes.
+    trained = dict(zip(map(id, todo), run_parallel(fn, todo, processes, fresh_process and not report_only, on_done)))
+    results = [trained[id(j)] if id(j) in trained else fn(j) for j in jobs]
+    return jobs, results, len(jobs) - done_before

@@ -37,18 +37,46 @@ BASE_SETTINGS: dict[str, Any] = {
         "schedule": "adaptive",
         "desired_kl": 0.01,
     },
+    # Training rewards divided by the running std of their discounted return, then clipped (gymnasium's
+    # NormalizeReward / ClipReward, gamma = PPO's gamma); logged and evaluated returns stay raw. Gymnasium tasks only.
+    "normalize_reward": False,
+    "clip_reward": None,
     "flow": {},  # GenPO policy fields beyond FLOW_DEFAULTS
     "genpo": {},  # GenPO algorithm fields beyond GENPO_ALGORITHM_DEFAULTS
     "init_noise_std": 1.0,  # Gaussian PPO's initial action std
 }
 
+# Gymnasium MuJoCo, shared by GenPO and PPO (bench/returns.py measures them at 1M env steps; README "Evidence").
+# rsl_rl's adaptive rule (desired_kl 0.01, checked on every minibatch against the rollout policy) is built for
+# rollouts of ~100k samples. On 16 x 64 = 1,024 samples it turned into a sawtooth inside every update: the first
+# minibatches (KL ~1e-6) raise the rate x1.5 each, the late epochs (KL 0.02-0.04, accumulated over epochs) cut it
+# again, and each update ended at the 1e-5 floor. So: CleanRL's MuJoCo recipe (2,048 samples per update, 10 epochs,
+# lr 3e-4 fixed, rewards normalised by the return's std and clipped to +-10), in rsl_rl's terms. The adaptive
+# schedule stays available (ppo.schedule = "adaptive").
+MUJOCO_SETTINGS: dict[str, Any] = {
+    "num_envs": 16,
+    "num_steps_per_env": 128,  # 2,048 env steps per iteration (CleanRL: 1 env x 2,048)
+    "max_iterations": 150,  # genpo-train's default, ~300k steps; the returns study trains 1M (489 iterations)
+    "normalize_reward": True,
+    "clip_reward": 10.0,
+    "ppo": {"num_learning_epochs": 10, "num_mini_batches": 8, "schedule": "fixed", "learning_rate": 3e-4},
+}
+
+
+def _mujoco(**extra: Any) -> dict[str, Any]:
+    settings = copy.deepcopy(MUJOCO_SETTINGS)
+    for key, value in extra.items():
+        settings[key] = {**settings[key], **value} if isinstance(value, dict) else value
+    return settings
+
+
 # Budgets are sized for a 2-core CPU: a few minutes to tens of minutes per run.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "HalfCheetah-v5": {"max_iterations": 300},
-    "Hopper-v5": {"max_iterations": 300},
-    "Walker2d-v5": {"max_iterations": 300},
-    "Ant-v5": {"max_iterations": 500},
-    "Humanoid-v5": {"max_iterations": 500, "hidden_dims": [256, 256, 256]},
+    "HalfCheetah-v5": _mujoco(),
+    "Hopper-v5": _mujoco(),
+    "Walker2d-v5": _mujoco(),
+    "Ant-v5": _mujoco(),
+    "Humanoid-v5": _mujoco(hidden_dims=[256, 256, 256]),
     "Pendulum-v1": {"max_iterations": 100, "num_steps_per_env": 200, "hidden_dims": [64, 64]},
     "toy/PointReach": {"num_envs": 64, "num_steps_per_env": 50, "max_iterations": 60, "hidden_dims": [64, 64],
                    "ppo": {"learning_rate": 1e-3}},
@@ -70,6 +98,20 @@ def task_settings(task: str, overrides: dict[str, Any] | None = None) -> dict[st
             else:
                 settings[key] = copy.deepcopy(value)
     return settings
+
+
+def env_kwargs(task: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The env-constructor arguments ``settings`` imply for ``task`` (``genpo_rsl.envs.make_env(task, **these)``)."""
+    wants = settings["normalize_reward"] or settings["clip_reward"] is not None
+    if task.startswith(("toy/", "genesis/")):
+        if wants:
+            raise ValueError(f"normalize_reward / clip_reward: only gymnasium tasks support them, not {task!r}; "
+                             "set normalize_reward=False and clip_reward=None")
+        return {}
+    if not wants:
+        return {}
+    return {"normalize_reward": bool(settings["normalize_reward"]), "reward_gamma": float(settings["ppo"]["gamma"]),
+            "clip_reward": settings["clip_reward"]}
 
 
 def build_runner_cfg(algo: str, settings: dict[str, Any], experiment_name: str = "genpo",

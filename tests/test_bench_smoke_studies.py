@@ -28,13 +28,21 @@ def test_returns_smoke_writes_results_and_resumes(tmp_path):
     returns = _bench("returns")
     out = str(tmp_path / "returns")
     first = returns.main(["--smoke", "--out", out])
-    assert first["trained"] == 2
-    assert {(r["algo"], r["task"]) for r in first["results"]} == {("ppo", "HalfCheetah-v5"), ("genpo", "HalfCheetah-v5")}
+    algos = [a for a in returns.DEFAULT_ALGOS if returns.flow_available(a)]  # the multistep flow, once it exists
+    assert first["failed"] == [] and first["trained"] == len(algos) >= 2
+    assert [(r["algo"], r["task"]) for r in first["results"]] == [(a, "HalfCheetah-v5") for a in algos]
     for run in first["results"]:
         assert run["eval"]["num_episodes"] == 2 and np.isfinite(run["eval"]["mean"])
-        assert len(run["records"]) == 2 and run["records"][-1]["env_steps"] == 2 * 2 * 16
+        assert len(run["records"]) == 2 and run["records"][-1]["env_steps"] == run["env_steps"] == 2 * 2 * 16
+        # the study's MuJoCo setup: training rewards normalised and clipped, scores on raw rewards
+        assert run["settings"]["normalize_reward"] and run["settings"]["clip_reward"] == 10.0
     _assert_files(out, ["summary.json", "table.md", "summary.png", "curve_HalfCheetah-v5.png"])
-    assert "| HalfCheetah-v5 |" in first["table"]
+    assert "| HalfCheetah-v5 | ppo |" in first["table"] and "| HalfCheetah-v5 | genpo |" in first["table"]
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    assert [(r["task"], r["algo"], r["seed"], r["env_steps"]) for r in summary["runs"]] == [
+        ("HalfCheetah-v5", a, 0, 64) for a in algos]
+    assert [r["eval"]["mean"] for r in summary["runs"]] == [r["eval"]["mean"] for r in first["results"]]
     # A rerun reads the finished runs back instead of training again, with the same numbers.
     second = returns.main(["--smoke", "--out", out])
     assert second["trained"] == 0
@@ -96,14 +104,15 @@ class _Interrupted(Exception):
     pass
 
 
-@pytest.mark.parametrize("algo", ["genpo", "ppo"])
-def test_interrupted_run_continues_from_its_checkpoint_bitwise(tmp_path, algo):
+@pytest.mark.parametrize("algo,flow", [("genpo", "coupled"), ("genpo", "multistep"), ("ppo", None)])
+def test_interrupted_run_continues_from_its_checkpoint_bitwise(tmp_path, algo, flow):
     """A run killed mid-way resumes from its last chunk and ends exactly where an uninterrupted run ends (toy env:
     its state and the RNG streams come back), so chunking and resuming change nothing but the time lost."""
     harness = _bench("harness")
+    overrides = {"num_envs": 8, "num_steps_per_env": 8, **({"flow": {"flow": flow}} if flow else {})}
 
     def train(**kwargs):
-        return harness.train_and_record("toy/PointReach", algo, 3, overrides={"num_envs": 8, "num_steps_per_env": 8},
+        return harness.train_and_record("toy/PointReach", algo, 3, overrides=overrides,
                                         iterations=5, threads=1, **kwargs)
 
     def kill_at_iteration_3(record, runner):
@@ -124,3 +133,33 @@ def test_interrupted_run_continues_from_its_checkpoint_bitwise(tmp_path, algo):
     for mine, theirs in zip(resumed["runner"].alg.optimizer.param_groups[0]["params"],
                             uninterrupted["runner"].alg.optimizer.param_groups[0]["params"]):
         assert torch.equal(mine, theirs)
+
+
+def test_interrupted_mujoco_run_resumes_with_its_reward_normaliser(tmp_path):
+    """The MuJoCo setup normalises training rewards with running statistics; a resumed run must continue with the
+    saved statistics (a fresh normaliser would rescale the rewards under the critic's feet)."""
+    harness = _bench("harness")
+    partial = str(tmp_path / "runs" / "run.json.partial.pt")
+    overrides = {"num_envs": 2, "num_steps_per_env": 16}
+    saved = {}
+
+    def kill_at_iteration_2(record, runner):
+        if record["iteration"] == 2:
+            saved.update(runner.env.state_dict())
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        harness.train_and_record("HalfCheetah-v5", "ppo", 0, overrides=overrides, iterations=4, threads=1,
+                                 resume_path=partial, checkpoint_every=2, on_record=kill_at_iteration_2)
+    checkpoint = torch.load(partial, weights_only=True)  # plain floats: loadable without unpickling code
+    in_checkpoint = checkpoint["infos"]["genpo_rsl_resume"]["env"]["state"]["return_rms"]
+    assert in_checkpoint["count"] > 1 and in_checkpoint != saved["return_rms"]  # saved after iteration 1, not 2
+    restored = {}
+    resumed = harness.train_and_record("HalfCheetah-v5", "ppo", 0, overrides=overrides, iterations=4, threads=1,
+                                       resume_path=partial, checkpoint_every=2,
+                                       on_record=lambda r, runner: restored.setdefault("count", runner.env.state_dict()
+                                                                                       ["return_rms"]["count"]))
+    assert resumed["resumed_at"] == [2] and len(resumed["records"]) == 4
+    # the first iteration after the resume started from the checkpoint's statistics (count grew by one rollout)
+    assert restored["count"] == in_checkpoint["count"] + 2 * 16
+    resumed["env"].close()

@@ -6,19 +6,25 @@ The sub-environments run in gymnasium's own :class:`~gymnasium.vector.SyncVector
 ``step`` call and the returned observation is already the first observation of its next episode. That is what
 rsl_rl expects (Isaac Lab resets in place too); gymnasium's default ``NEXT_STEP`` mode would instead return the
 final observation and spend the next ``step`` on the reset, ignoring that step's action.
+
+Reward normalisation and clipping, as MuJoCo PPO users know them (CleanRL, SB3's VecNormalize), are gymnasium's own
+vector wrappers ``NormalizeReward`` (rewards divided by the running std of the discounted return) and ``ClipReward``.
+They shape only what PPO trains on: the episode returns logged and evaluated stay the environment's raw ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.wrappers.vector import ClipReward, NormalizeReward, TransformReward
 from tensordict import TensorDict
 
 from rsl_rl.env import VecEnv
@@ -47,16 +53,23 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
         max_episode_steps: Override the registered time limit (episodes ending there are time-outs).
         wrappers: Callables ``gym.Env -> gym.Env`` applied to every sub-environment, e.g.
             ``[gymnasium.wrappers.FlattenObservation]``.
+        normalize_reward: Divide the rewards PPO trains on by the running std of their discounted return
+            (``gymnasium.wrappers.vector.NormalizeReward`` with ``reward_gamma``; use PPO's gamma).
+        reward_gamma: Discount of the return whose std normalises the rewards.
+        clip_reward: Clip the (normalised) training rewards to ``[-clip_reward, clip_reward]``
+            (``gymnasium.wrappers.vector.ClipReward``); ``None``: no clipping.
 
     Outputs of :meth:`step`:
         * observations: ``TensorDict({"policy": (num_envs, obs_dim) float32}, batch_size=[num_envs])``; use
           ``obs_groups = {"actor": ["policy"], "critic": ["policy"]}`` (``"policy"`` for rsl_rl 3.x's actor key).
-        * rewards: ``(num_envs,)`` float32. dones: ``(num_envs,)`` long, ``terminated | truncated``.
+        * rewards: ``(num_envs,)`` float32, normalised / clipped if asked (raw inside :meth:`raw_rewards`).
+          dones: ``(num_envs,)`` long, ``terminated | truncated``.
         * extras: ``"time_outs"`` (bool, ``truncated & ~terminated``) so PPO bootstraps time-limited episodes;
           ``"log"`` with ``"/episode_return"`` and ``"/episode_length"`` (one entry per episode that finished on
           this step), present only when an episode finished.
 
-    ``episode_returns`` / ``episode_lengths`` list every finished episode's undiscounted return and length.
+    ``episode_returns`` / ``episode_lengths`` list every finished episode's undiscounted return and length, always
+    of the raw rewards (so does ``"/episode_return"``).
     """
 
     def __init__(
@@ -71,6 +84,9 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
         env_kwargs: dict[str, Any] | None = None,
         max_episode_steps: int | None = None,
         wrappers: Sequence[Callable[[gym.Env], gym.Env]] | None = None,
+        normalize_reward: bool = False,
+        reward_gamma: float = 0.99,
+        clip_reward: float | None = None,
     ):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
@@ -78,6 +94,14 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
             raise ValueError(f"vectorization: must be one of {list(VECTORIZATIONS)}, got {vectorization!r}")
         if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
             raise ValueError(f"max_episode_steps: must be None or an integer >= 1, got {max_episode_steps!r}")
+        if not isinstance(normalize_reward, bool):
+            raise ValueError(f"normalize_reward: must be True or False, got {normalize_reward!r}")
+        if (isinstance(reward_gamma, bool) or not isinstance(reward_gamma, (int, float))
+                or not 0.0 <= reward_gamma <= 1.0):
+            raise ValueError(f"reward_gamma: must be a number in [0, 1] (PPO's gamma), got {reward_gamma!r}")
+        if clip_reward is not None and (isinstance(clip_reward, bool) or not isinstance(clip_reward, (int, float))
+                                        or not clip_reward > 0):
+            raise ValueError(f"clip_reward: must be None (no clipping) or a number > 0, got {clip_reward!r}")
         env_kwargs = dict(env_kwargs or {})
         for key in ("render_mode", "max_episode_steps"):
             if key in env_kwargs:
@@ -89,7 +113,7 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
             make_kwargs["render_mode"] = render_mode
         if max_episode_steps is not None:
             make_kwargs["max_episode_steps"] = max_episode_steps
-        self._vec = gym.make_vec(
+        self._raw_vec = gym.make_vec(
             spec.id,
             num_envs=num_envs,
             vectorization_mode=vectorization,
@@ -98,10 +122,21 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
             **make_kwargs,
         )
         try:
-            _check_spaces(spec.id, self._vec.single_observation_space, self._vec.single_action_space)
+            _check_spaces(spec.id, self._raw_vec.single_observation_space, self._raw_vec.single_action_space)
         except ValueError:
-            self._vec.close()
+            self._raw_vec.close()
             raise
+        # Training rewards: raw -> (kept for the episode log) -> NormalizeReward -> ClipReward.
+        self._vec = self._raw_vec
+        self._reward_normalizer: NormalizeReward | None = None
+        self._last_raw_rewards: np.ndarray | None = None
+        self._train_rewards = True
+        if normalize_reward or clip_reward is not None:
+            self._vec = TransformReward(self._vec, self._keep_raw_rewards)
+            if normalize_reward:
+                self._vec = self._reward_normalizer = NormalizeReward(self._vec, gamma=float(reward_gamma))
+            if clip_reward is not None:
+                self._vec = ClipReward(self._vec, -float(clip_reward), float(clip_reward))
 
         self.task = spec.id
         self.num_envs = num_envs
@@ -130,6 +165,9 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
             "clip_actions": clip_actions,
             "max_episode_length": self.max_episode_length,
             "env_kwargs": env_kwargs,
+            "normalize_reward": normalize_reward,
+            "reward_gamma": float(reward_gamma),
+            "clip_reward": None if clip_reward is None else float(clip_reward),
         }
         self._closed = False
 
@@ -150,33 +188,82 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
             actions = torch.clamp(actions, self.action_low, self.action_high)
 
         obs, rewards, terminated, truncated, _ = self._vec.step(actions.cpu().numpy().astype(self._action_dtype))
+        raw_rewards = rewards if self._last_raw_rewards is None else self._last_raw_rewards
+        if not self._train_rewards:
+            rewards = raw_rewards
         self.episode_length_buf += 1
         # rsl_rl may set episode_length_buf ahead (learn(init_at_random_ep_len=True)) to spread episode ends; honour
         # it by cutting those episodes short as time-outs, like Isaac Lab does.
         over_limit = (self.episode_length_buf >= self.max_episode_length).cpu().numpy() & ~(terminated | truncated)
         if over_limit.any():
-            obs, _ = self._vec.reset(options={"reset_mask": over_limit})
+            # The raw env, so that only these envs' discounted returns restart (NormalizeReward.reset clears all).
+            obs, _ = self._raw_vec.reset(options={"reset_mask": over_limit})
+            if self._reward_normalizer is not None:
+                self._reward_normalizer.accumulated_reward[over_limit] = 0.0
             truncated = truncated | over_limit
 
         self._obs = self._to_obs_tensor(obs)
+        raw_rewards = torch.as_tensor(raw_rewards, dtype=torch.float32)
+        self._check_finite("reward", raw_rewards)
         rewards = torch.as_tensor(rewards, dtype=torch.float32)
-        self._check_finite("reward", rewards)
         terminated = torch.as_tensor(terminated, dtype=torch.bool)
         truncated = torch.as_tensor(truncated, dtype=torch.bool)
         dones = terminated | truncated
 
         extras: dict[str, Any] = {"time_outs": (truncated & ~terminated).to(self.device)}
-        log = self.stats.update(rewards, dones)
+        log = self.stats.update(raw_rewards, dones)
         if log is not None:
             extras["log"] = log
         dones = dones.to(self.device)
         self.episode_length_buf[dones] = 0
         return self.get_observations(), rewards.to(self.device), dones.long(), extras
 
+    @contextlib.contextmanager
+    def raw_rewards(self) -> Iterator[None]:
+        """Inside this block ``step`` returns the raw rewards and the reward normaliser's statistics stay frozen
+        (for evaluation: a score must not depend on the normaliser)."""
+        frozen = self._reward_normalizer is not None and self._reward_normalizer.update_running_mean
+        previous, self._train_rewards = self._train_rewards, False
+        if frozen:
+            self._reward_normalizer.update_running_mean = False
+        try:
+            yield
+        finally:
+            self._train_rewards = previous
+            if frozen:
+                self._reward_normalizer.update_running_mean = True
+
+    def state_dict(self) -> dict:
+        """The reward normaliser's running statistics (what a resumed run needs to train on the same reward scale).
+
+        The MuJoCo simulation itself is not included: a restored env starts its episodes from a reset.
+        """
+        if self._reward_normalizer is None:
+            return {}
+        rms = self._reward_normalizer.return_rms
+        # Plain floats (the statistics are scalars): a checkpoint must load with torch.load(weights_only=True).
+        return {"return_rms": {"mean": float(rms.mean), "var": float(rms.var), "count": float(rms.count)}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` saved (nothing for an env without reward normalisation)."""
+        saved = state.get("return_rms")
+        if (saved is None) != (self._reward_normalizer is None):
+            raise ValueError(f"load_state_dict: the saved env state {'has' if saved is not None else 'lacks'} reward "
+                             f"normalisation statistics but this env was built with normalize_reward="
+                             f"{self._reward_normalizer is not None}; build the env with the run's settings")
+        if saved is not None:
+            rms = self._reward_normalizer.return_rms
+            rms.mean, rms.var = np.float64(saved["mean"]), np.float64(saved["var"])
+            rms.count = float(saved["count"])
+
+    def _keep_raw_rewards(self, rewards: np.ndarray) -> np.ndarray:
+        self._last_raw_rewards = np.array(rewards, copy=True)
+        return rewards
+
     @property
     def metadata(self) -> dict[str, Any]:
         """gymnasium's env metadata (render modes, ``render_fps``)."""
-        return self._vec.metadata
+        return self._raw_vec.metadata
 
     def render(self) -> np.ndarray:
         """An RGB frame (H, W, 3) of environment 0; needs ``render_mode="rgb_array"``."""
@@ -185,14 +272,14 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
                 f"render: {self.task} was created with render_mode={self.render_mode!r}; "
                 "create GymnasiumVecEnv(..., render_mode='rgb_array') to get frames"
             )
-        if isinstance(self._vec, SyncVectorEnv):
-            return self._vec.envs[0].render()
-        return self._vec.render()[0]
+        if isinstance(self._raw_vec, SyncVectorEnv):
+            return self._raw_vec.envs[0].render()
+        return self._raw_vec.render()[0]
 
     def close(self) -> None:
         """Close every sub-environment (and subprocess, for ``"async"``). Safe to call twice."""
         if not self._closed:
-            self._vec.close()
+            self._vec.close()  # closes the wrapped raw env too
             self._closed = True
 
     def _to_obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
@@ -250,7 +337,12 @@ TOY_ENVS = {"toy/PointReach": PointReachVecEnv, "toy/TwoGoalReach": TwoGoalReach
 
 def make_env(task: str, num_envs: int = 16, seed: int = 0, device: torch.device | str = "cpu", **kwargs: Any) -> VecEnv:
     """Build a VecEnv by name: a toy env (``"toy/PointReach"``, ``"toy/TwoGoalReach"``, ``"toy/ZeroCost"``) or any
-    gymnasium id. ``kwargs`` go to the class's constructor (``ZeroCost`` needs ``obs_dim`` and ``action_dim``)."""
+    gymnasium id, or a Genesis task (``"genesis/Go2-Velocity-Flat"``, needs the ``genesis`` extra). ``kwargs`` go to
+    the class's constructor (``ZeroCost`` needs ``obs_dim`` and ``action_dim``)."""
+    if isinstance(task, str) and task.startswith("genesis/"):
+        from .genesis_go2 import make_go2_env  # Genesis is optional: imported only when a Genesis task is asked for
+
+        return make_go2_env(task, num_envs=num_envs, seed=seed, device=device, **kwargs)
     if isinstance(task, str) and task.startswith("toy/"):
         if task not in TOY_ENVS:
             raise ValueError(f"task: unknown toy environment {task!r}; choose one of {sorted(TOY_ENVS)}")
