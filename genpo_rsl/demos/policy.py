@@ -1,0 +1,137 @@
+"""What behaviour cloning and fine-tuning touch in a runner's policy, in either rsl_rl world, GenPO or Gaussian.
+
+rsl_rl 3.x keeps actor and critic in one ``ActorCritic`` (``runner.alg.policy``: ``actor.*``, ``std``/``log_std``,
+``actor_obs_normalizer.*``, ``critic.*``, ``critic_obs_normalizer.*``); 4.x/5.x keeps two models
+(``runner.alg.actor`` / ``critic``). :class:`PolicyView` hides that difference; :func:`load_actor` copies only the
+actor (and its observation normaliser) of a checkpoint into a runner, so a fine-tuning run starts from a
+pretrained policy with a fresh critic; :func:`frozen_actor` holds the actor still while the critic warms up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import torch
+import torch.nn as nn
+from tensordict import TensorDict
+
+from ..checkpoint import CheckpointError, check_loaded_dict, inspect_checkpoint, read_checkpoint
+
+CRITIC_PREFIXES_V3 = ("critic.", "critic_obs_normalizer.")
+
+
+def _is_v3(runner) -> bool:
+    return hasattr(runner.alg, "policy") and not hasattr(runner.alg, "actor")
+
+
+class PolicyView:
+    """The actor of a built runner: its parameters, normalisers and log-likelihood of demonstrated actions."""
+
+    def __init__(self, runner) -> None:
+        self.runner = runner
+        self.v3 = _is_v3(runner)
+        self.module: nn.Module = runner.alg.policy if self.v3 else runner.alg._raw_actor
+        self.flow: nn.Module | None = getattr(self.module, "flow", None)
+
+    @property
+    def is_genpo(self) -> bool:
+        return self.flow is not None
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        if self.v3:
+            return [p for name, p in self.module.named_parameters() if not name.startswith(CRITIC_PREFIXES_V3)]
+        return list(self.module.parameters())
+
+    def fit_normalizers(self, obs: TensorDict) -> None:
+        """Set the actor's and critic's observation statistics from the demonstrations in one batch (exact)."""
+        models = [self.module] if self.v3 else [self.module, self.runner.alg._raw_critic]
+        for model in models:
+            was_training = model.training
+            model.train()  # EmpiricalNormalization only learns in train mode
+            model.update_normalization(obs)
+            model.train(was_training)
+
+    def context(self, obs: TensorDict) -> torch.Tensor:
+        """GenPO: the flow's conditioning vector (the normalised observation)."""
+        return self.module.context(obs)
+
+    def gaussian_log_prob(self, obs: TensorDict, actions: torch.Tensor) -> torch.Tensor:
+        """rsl_rl's Gaussian policy: exact log pi(actions | obs), (B,)."""
+        if self.v3:
+            normalized = self.module.actor_obs_normalizer(self.module.get_actor_obs(obs))
+            update = getattr(self.module, "_update_distribution", None) or self.module.update_distribution
+            update(normalized)
+            return self.module.get_actions_log_prob(actions)
+        self.module.distribution.update(self.module.mlp(self.module.get_latent(obs)))
+        return self.module.distribution.log_prob(actions)
+
+
+def load_actor(runner, path: str | os.PathLike) -> dict:
+    """Copy a checkpoint's actor and actor normaliser into ``runner``; the critic and optimizer stay as built.
+
+    The checkpoint is checked first (rsl_rl major, GenPO vs Gaussian, observation/action sizes, flow settings, the
+    actor's parameter shapes), so a wrong file fails before any weight is copied. Returns the checkpoint dict.
+    """
+    path = os.fspath(path)
+    loaded = read_checkpoint(path, map_location="cpu")
+    view = PolicyView(runner)
+    if not view.v3:
+        check_loaded_dict(loaded, actor=view.module, path=path, strict=True)
+        view.module.load_state_dict(loaded["actor_state_dict"], strict=True)
+        return loaded
+    # 3.x: one state dict for actor and critic; take the actor's keys only (the critic may even differ in size).
+    info = check_loaded_dict(loaded, policy=view.module, path=path, strict=False)
+    found = loaded["model_state_dict"]
+    wanted = {k: v for k, v in view.module.state_dict().items() if not k.startswith(CRITIC_PREFIXES_V3)}
+    missing = [k for k in wanted if k not in found]
+    wrong = [f"{k}: {tuple(found[k].shape)} in the checkpoint vs {tuple(v.shape)} here"
+             for k, v in wanted.items() if k in found and tuple(found[k].shape) != tuple(v.shape)]
+    if missing or wrong:
+        raise CheckpointError(
+            f"{path!r} ({info.writer}) has an actor of another architecture: "
+            + "; ".join((["missing " + ", ".join(missing[:5])] if missing else []) + wrong[:5])
+            + ". Fix: the policy settings it was trained with (hidden_dims, activation, flow fields; see its run.json)")
+    nn.Module.load_state_dict(view.module, {k: found[k] for k in wanted}, strict=False)
+    return loaded
+
+
+@contextlib.contextmanager
+def frozen_actor(runner) -> Iterator[None]:
+    """Within the block PPO updates only the critic: actor parameters get no gradient, its normaliser is held, and
+    the learning rate is fixed (an adaptive schedule would see KL = 0 and raise it for the whole run)."""
+    view = PolicyView(runner)
+    params = view.actor_parameters()
+    flags = [p.requires_grad for p in params]
+    name = "actor_obs_normalization" if view.v3 else "obs_normalization"
+    normalization = getattr(view.module, name)
+    schedule, learning_rate = runner.alg.schedule, runner.alg.learning_rate
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        setattr(view.module, name, False)
+        runner.alg.schedule = "fixed"
+        yield
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+        setattr(view.module, name, normalization)
+        runner.alg.schedule = schedule
+        runner.alg.learning_rate = learning_rate
+        for group in runner.alg.optimizer.param_groups:
+            group["lr"] = learning_rate
+
+
+def warm_up_critic(runner, iterations: int) -> None:
+    """``iterations`` PPO iterations on fresh rollouts that train only the critic (the actor is frozen)."""
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        raise ValueError(f"critic warm-up: must be an integer >= 0, got {iterations!r}")
+    if iterations:
+        with frozen_actor(runner):
+            runner.learn(num_learning_iterations=iterations, init_at_random_ep_len=False)
+
+
+def checkpoint_policy_kind(path: str | os.PathLike) -> str:
+    """"genpo" | "gaussian" | ... of a checkpoint file (clear errors for unreadable files)."""
+    return inspect_checkpoint(read_checkpoint(path, map_location="cpu"), os.fspath(path)).policy

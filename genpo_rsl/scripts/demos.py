@@ -1,0 +1,69 @@
+"""genpo-demos: record demonstrations from a trained policy (GenPO or Gaussian PPO) into an .npz file.
+
+Rolls the checkpoint out on the task of its run.json and writes 'observations' (T, O), 'actions' (T, A) (what the
+policy sent to the env), 'episode_starts' (T,), 'episode_returns' and 'episode_lengths' (K,), atomically. The
+file is what genpo-pretrain --demos reads; e.g. make an expert with genpo-train --algo ppo and distil it:
+
+    genpo-demos --checkpoint logs/Hopper-v5/ppo/.../model_final.pt --episodes 20 --out hopper.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from genpo_rsl.scripts.common import UsageError, add_debug_argument, load_runner, run_command, seed_everything
+
+PROG = "genpo-demos"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="a model_*.pt with a run.json beside it")
+    parser.add_argument("--episodes", type=int, required=True, help="complete episodes to record")
+    parser.add_argument("--out", required=True, help="the .npz file to write")
+    parser.add_argument("--num-envs", type=int, default=None, help="parallel envs (default: min(episodes, 8))")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--deterministic", dest="stochastic", action="store_false",
+                      help="zero noise / the Gaussian's mean: the default")
+    mode.add_argument("--stochastic", action="store_true", help="sample actions, as in training")
+    parser.set_defaults(stochastic=False)  # both flags share one dest; argparse would take the first one's default
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--device", default="cpu")
+    add_debug_argument(parser)
+    return parser.parse_args(argv)
+
+
+def run(argv=None) -> dict:
+    from genpo_rsl.demos.data import save_demos
+    from genpo_rsl.demos.record import record_episodes
+
+    args = parse_args(argv)
+    if args.episodes < 1:
+        raise UsageError(f"--episodes: must be >= 1, got {args.episodes}")
+    if args.num_envs is not None and args.num_envs < 1:
+        raise UsageError(f"--num-envs: must be >= 1, got {args.num_envs}")
+    if not args.out.endswith(".npz"):
+        raise UsageError(f"--out: must end in .npz, got {args.out!r}")
+    seed_everything(args.seed)
+    runner, env, run_info = load_runner(args.checkpoint, args.num_envs or min(args.episodes, 8), args.seed,
+                                        args.device, quiet=True)
+    try:
+        arrays = record_episodes(runner, args.episodes, deterministic=not args.stochastic)
+    finally:
+        env.close()
+    save_demos(args.out, **arrays)
+    returns = arrays["episode_returns"]
+    print(f"genpo-demos: {run_info['algo']} on {run_info['task']}, {len(returns)} episodes, {len(arrays['actions'])} "
+          f"steps, return {np.mean(returns):.2f} +- {np.std(returns):.2f}; wrote {args.out}")
+    return arrays
+
+
+def main(argv=None) -> int:
+    return run_command(PROG, run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
