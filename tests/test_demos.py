@@ -1,0 +1,73 @@
+"""genpo-demos: record demonstrations from a trained checkpoint (GenPO or Gaussian PPO); atomic demo files."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from genpo_rsl.demos import load_demos, save_demos
+from genpo_rsl.scripts import demos as demos_cli
+from genpo_rsl.scripts import play, train
+
+
+@pytest.fixture(scope="module", params=["ppo", "genpo"])
+def trained(request, tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp(request.param)
+    return request.param, train.run(["--task", "toy/PointReach", "--algo", request.param, "--num-envs", "4",
+                                     "--max-iterations", "1", "--log-dir", str(log_dir)])
+
+
+def test_recorded_episodes_are_the_policys_rollouts(trained, tmp_path):
+    algo, checkpoint = trained
+    out = tmp_path / "demos.npz"
+    arrays = demos_cli.run(["--checkpoint", checkpoint, "--episodes", "5", "--num-envs", "2", "--out", str(out),
+                            "--seed", "7"])
+    demos = load_demos(out, obs_dim=6, action_dim=2, task="toy/PointReach")  # what genpo-pretrain reads
+    assert len(demos) == 5 * 50 and demos.num_episodes == 5 and demos.episode_starts[0]
+    assert list(np.nonzero(demos.episode_starts)[0]) == [0, 50, 100, 150, 200]  # PointReach: 50-step episodes
+    np.testing.assert_array_equal(demos.actions, arrays["actions"])
+    assert np.all(np.abs(demos.observations[demos.episode_starts][:, 2:4]) == 0.0)  # zero velocity at each start
+    # Deterministic recording = genpo-play's deterministic rollout with the same seed and envs: the same returns.
+    played = play.run(["--checkpoint", checkpoint, "--episodes", "5", "--num-envs", "2", "--seed", "7",
+                       "--deterministic"])
+    np.testing.assert_allclose(demos.extra["episode_returns"], played["returns"], rtol=1e-6)
+    assert not [name for name in os.listdir(tmp_path) if name != "demos.npz"]  # no temp file left
+
+
+def test_stochastic_recording_differs_from_deterministic(trained, tmp_path):
+    _, checkpoint = trained
+    common = ["--checkpoint", checkpoint, "--episodes", "2", "--num-envs", "2", "--seed", "3"]
+    first = demos_cli.run([*common, "--out", str(tmp_path / "a.npz")])
+    again = demos_cli.run([*common, "--out", str(tmp_path / "b.npz")])
+    sampled = demos_cli.run([*common, "--stochastic", "--out", str(tmp_path / "c.npz")])
+    np.testing.assert_array_equal(first["actions"], again["actions"])
+    assert not np.array_equal(first["actions"], sampled["actions"])
+
+
+def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "demos.npz"
+    save_demos(path, np.zeros((3, 2)), np.ones((3, 2)))
+    before = path.read_bytes()
+
+    def broken_savez(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save_demos(path, np.zeros((5, 2)), np.zeros((5, 2)))
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["demos.npz"]
+
+
+def test_bad_arguments_fail_with_one_line(trained, tmp_path, capsys):
+    _, checkpoint = trained
+    cases = [(["--checkpoint", checkpoint, "--episodes", "0", "--out", str(tmp_path / "x.npz")], "--episodes"),
+             (["--checkpoint", checkpoint, "--episodes", "2", "--out", str(tmp_path / "x.txt")], "--out"),
+             (["--checkpoint", str(tmp_path / "none.pt"), "--episodes", "2", "--out", str(tmp_path / "x.npz")],
+              "--checkpoint")]
+    for argv, word in cases:
+        assert demos_cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("genpo-demos: error:") and word in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x.npz").exists()
