@@ -29,6 +29,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from .flow import flow_kind_of_state_dict
+from .overrides import override_hint
 from .world import rsl_rl_major, rsl_rl_version
 
 GENPO = "genpo"
@@ -259,6 +261,17 @@ def _check_flow_config(info: CheckpointInfo, flow: nn.Module | None) -> None:
             f"silently change the policy's actions and likelihood. Fix: set the policy config's {fix}.")
 
 
+def _check_flow_kind(found: dict, expected: dict, info: CheckpointInfo) -> None:
+    """Coupled vs multistep flow, read from the weights (a multistep flow's state dict has ``multistep_coefs``), so
+    an unstamped checkpoint (a stock OnPolicyRunner.save, e.g. IsaacLab's) is caught as well as a stamped one."""
+    found_kind, expected_kind = flow_kind_of_state_dict(found), flow_kind_of_state_dict(expected)
+    if None not in (found_kind, expected_kind) and found_kind != expected_kind:
+        raise CheckpointError(
+            f"{_where(info)} holds a {found_kind} flow, but the policy config asks for flow={expected_kind!r}; the "
+            f"weights of one flow do not give the other's policy. Fix: add {override_hint('flow', found_kind)} to "
+            "load it.")
+
+
 def _check_shapes(found: dict, expected: dict, section: str, info: CheckpointInfo) -> None:
     mismatched = [f"{k}: {tuple(found[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
                   if k in found and isinstance(found[k], torch.Tensor) and isinstance(v, torch.Tensor)
@@ -296,6 +309,7 @@ def check_state_dict(state_dict: dict, model: nn.Module, *, path: str | None = N
     expected_sd = model.state_dict()
     expected = _expected_info({"model_state_dict": expected_sd})
     _check_kind(info, expected)
+    _check_flow_kind(state_dict, expected_sd, info)
     _check_sizes(info, expected)
     _check_shapes(state_dict, expected_sd, "model_state_dict", info)
 
@@ -322,6 +336,9 @@ def check_loaded_dict(loaded: dict, *, policy: nn.Module | None = None, actor: n
         return info
     expected = _expected_info(expected_dicts)
     _check_kind(info, expected)
+    for section in ("model_state_dict", "actor_state_dict"):
+        if isinstance(loaded.get(section), dict) and section in expected_dicts:
+            _check_flow_kind(loaded[section], expected_dicts[section], info)
     _check_sizes(info, expected)
     _check_flow_config(info, getattr(policy if policy is not None else actor, "flow", None))
     if strict:
@@ -348,7 +365,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None, *, policy
 
 def flow_config(flow: nn.Module) -> dict:
     """The flow settings a state dict does not carry (see :func:`_check_flow_config`)."""
-    return {"mix": float(flow.mix), "num_steps": int(flow.num_steps), "noise_scale": flow.noise_scale_mode}
+    config = {"num_steps": int(flow.num_steps), "noise_scale": flow.noise_scale_mode}
+    config.update({name: float(getattr(flow, name)) for name in ("mix", "history_coef", "velocity_coef")
+                   if hasattr(flow, name)})  # the coupled flow's mix, the multistep flow's coefficients
+    return config
 
 
 def genpo_stamp(flow: nn.Module | None = None) -> dict:

@@ -115,14 +115,18 @@ def _short(task_id: str) -> str:
 # class and its normaliser. The 5.x world checks all eight sizes; each 3.x world checks Anymal-D's (a dynamo ONNX
 # export takes seconds, and CI runs every world).
 PARITY_TASKS = sorted(PAPER_TASK_DIMS) if MAJOR >= 4 else ["Isaac-Velocity-Flat-Anymal-D-v0"]
+# (task, flow): the coupled flow at every parity size, the multistep flow at Anymal-D's in every world.
+PARITY_CASES = [(task, "coupled") for task in PARITY_TASKS] + [("Isaac-Velocity-Flat-Anymal-D-v0", "multistep")]
 
 
-@pytest.fixture(scope="module", params=PARITY_TASKS, ids=_short)
+@pytest.fixture(scope="module", params=PARITY_CASES, ids=lambda case: f"{_short(case[0])}-{case[1]}")
 def paper_export(request, tmp_path_factory):
-    """A paper task's GenPO policy, exported once per mode and format."""
-    obs_dim, action_dim = PAPER_TASK_DIMS[request.param]
-    policy = make_policy(obs_dim, action_dim, tuned_overrides(request.param)["policy"])
-    folder = tmp_path_factory.mktemp(_short(request.param))
+    """A paper task's GenPO policy (coupled or multistep flow), exported once per mode and format."""
+    task, flow = request.param
+    obs_dim, action_dim = PAPER_TASK_DIMS[task]
+    policy = make_policy(obs_dim, action_dim, {**tuned_overrides(task)["policy"], "flow": flow})
+    assert policy.flow.kind == flow
+    folder = tmp_path_factory.mktemp(f"{_short(task)}-{flow}")
     files = {}
     for stochastic in (False, True):
         module = export_module(policy, "onnx", stochastic)
@@ -177,13 +181,15 @@ def test_torchscript_reproduces_the_torch_policy(paper_export, stochastic):
 # ---------------------------------------------------------------------------------------------- runner-level export
 @pytest.fixture(scope="module")
 def point_reach_runners():
-    """Untrained GenPO and Gaussian PPO runners on toy/PointReach (4 envs), observation normalisation on."""
-    settings = task_settings("toy/PointReach", {"num_envs": 4})
+    """Untrained runners on toy/PointReach (4 envs), observation normalisation on: GenPO with the coupled flow
+    ("genpo"), with the multistep flow ("genpo_multistep"), and Gaussian PPO ("ppo")."""
     runners = {}
-    for algo in ("genpo", "ppo"):
+    for name, algo, flow in (("genpo", "genpo", "coupled"), ("genpo_multistep", "genpo", "multistep"),
+                             ("ppo", "ppo", "coupled")):
         torch.manual_seed(0)
         env = make_task_env("toy/PointReach", 4, 0, "cpu")
-        runners[algo] = quiet_runner(env, build_runner_cfg(algo, settings))
+        settings = task_settings("toy/PointReach", {"num_envs": 4, "flow": {"flow": flow}})
+        runners[name] = quiet_runner(env, build_runner_cfg(algo, settings))
     yield runners
     for runner in runners.values():
         runner.env.close()
@@ -198,10 +204,18 @@ def test_inference_policy_returns_the_environment_action_in_both_modes(point_rea
         assert deterministic(obs).shape == stochastic(obs).shape == (runner.env.num_envs, num_actions), algo
         assert torch.equal(deterministic(obs), deterministic(obs))
         assert not torch.equal(stochastic(obs), stochastic(obs)), algo
+    # the multistep flow's environment action is x_N, the first half of its dummy action (x_N, x_{N-1})
+    runner = point_reach_runners["genpo_multistep"]
+    policy = runner.alg.policy if MAJOR < 4 else runner.alg.get_policy()
+    obs = runner.env.get_observations()
+    context = policy.context(obs)
+    dummy = policy.flow(context, torch.zeros(context.shape[0], 2 * runner.env.num_actions))
+    assert torch.equal(inference_policy(runner, deterministic=True)(obs), dummy[:, : runner.env.num_actions])
 
 
-def test_runner_export_matches_the_inference_policy(point_reach_runners, tmp_path):
-    runner = point_reach_runners["genpo"]
+@pytest.mark.parametrize("name", ["genpo", "genpo_multistep"])
+def test_runner_export_matches_the_inference_policy(point_reach_runners, tmp_path, name):
+    runner = point_reach_runners[name]
     obs = runner.env.get_observations()
     expected = inference_policy(runner, deterministic=True)(obs)
     jit_path = export(runner, tmp_path / "policy.pt")
@@ -237,10 +251,11 @@ def test_gaussian_policies_export_their_mean(point_reach_runners, tmp_path):
 
 @pytest.mark.skipif(MAJOR < 4, reason="rsl_rl 3.x's OnPolicyRunner has no export_policy_to_jit/onnx (IsaacLab 2.3 "
                                       "exports with isaaclab_rl's exporter: tests/isaaclab/test_isaaclab_export.py)")
-def test_stock_5x_runner_exports_genpo_unchanged(point_reach_runners, tmp_path):
+@pytest.mark.parametrize("name", ["genpo", "genpo_multistep"])
+def test_stock_5x_runner_exports_genpo_unchanged(point_reach_runners, tmp_path, name):
     """IsaacLab 3.x's play.py calls the stock OnPolicyRunner.export_policy_to_jit/onnx, which use GenPOActor's
     as_jit()/as_onnx(). Their ONNX file is rsl_rl's: batch size 1 and the weights in policy.onnx.data beside it."""
-    runner = point_reach_runners["genpo"]
+    runner = point_reach_runners[name]
     obs = runner.env.get_observations()
     expected = inference_policy(runner, deterministic=True)(obs)
     runner.export_policy_to_jit(str(tmp_path), "policy.pt")

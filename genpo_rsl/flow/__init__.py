@@ -26,6 +26,18 @@ FLOW_SPECIFIC_FIELDS: dict[str, tuple[str, ...]] = {"coupled": ("mix",),
                                                      "multistep": ("history_coef", "velocity_coef")}
 
 
+def flow_kind_of_state_dict(state_dict: dict) -> str | None:
+    """"coupled" or "multistep" for a state dict holding one flow (at any prefix), None when it holds none.
+
+    Read from the weights themselves: a multistep flow's state dict has ``multistep_coefs``, a coupled one's not.
+    """
+    suffix = "velocity.in_context.weight"
+    prefixes = [key[: -len(suffix)] for key in state_dict if key.endswith(suffix)]
+    if len(prefixes) != 1:
+        return None
+    return "multistep" if prefixes[0] + "multistep_coefs" in state_dict else "coupled"
+
+
 def make_flow(action_dim: int, context_dim: int, flow: str = "coupled", **settings: Any) -> ExactFlow:
     """The flow named ``flow`` built from ``settings``; the settings only the other flow takes are dropped, so one
     dict can carry both flows' defaults (reject a changed one before calling, see ``genpo_rsl.config``)."""
@@ -36,4 +48,5 @@ def make_flow(action_dim: int, context_dim: int, flow: str = "coupled", **settin
 
 
 __all__ = ["ACTIVATIONS", "FLOWS", "FLOW_SPECIFIC_FIELDS", "NOISE_SCALE_MODES", "CoupledFlow", "ExactFlow",
-           "MultistepFlow", "SinusoidalTimeEmbedding", "VelocityNet", "make_activation", "make_flow"]
+           "MultistepFlow", "SinusoidalTimeEmbedding", "VelocityNet", "flow_kind_of_state_dict", "make_activation",
+           "make_flow"]
