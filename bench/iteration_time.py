@@ -1,40 +1,104 @@
 """Iteration wall time of GenPO vs rsl_rl's Gaussian PPO with identical settings, split into rollout and update.
 
-    python bench/iteration_time.py                       # HalfCheetah-v5 x 16 envs; zero-cost env x 1024 and 4096
-    python bench/iteration_time.py --cases toy/ZeroCost:4096 --iterations 4
-    python bench/iteration_time.py --smoke               # seconds; exercised by the test suite
+    python bench/iteration_time.py                         # HalfCheetah-v5 x 16, zero-cost env x 1024; coupled flow
+    python bench/iteration_time.py --flow both             # the coupled and the multistep flow against one PPO run
+    python bench/iteration_time.py --variants coupled coupled:compression_fraction=0.25 \\
+        coupled:compression_coef=0 multistep               # several GenPO settings against one PPO run
+    python bench/iteration_time.py --torch-compile-mode default   # rsl_rl 5.1+'s torch_compile_mode, PPO and GenPO
+    python bench/iteration_time.py --smoke                 # seconds; exercised by the test suite
 
-Per case it prints the median over iterations (the first, warm-up iteration dropped) of: wall time, update time,
-env-step time and the policy's share of the rollout, and the GenPO / PPO ratio of wall time.
+A variant is FLOW[:KEY=VALUE,...] with GenPO algorithm fields (genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS). Per case
+and variant it prints the median over iterations (the first, warm-up iteration dropped) of wall time, update time,
+env-step time and the policy's share of the rollout, and a line with ``GenPO/PPO wall <R>x``. Every GenPO variant
+is compared with the PPO run of the same case, measured in the same process; read the ratios, not the seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 
 import numpy as np
 
 from harness import save_json, strip_runtime, train_and_record
 
-DEFAULT_CASES = ["HalfCheetah-v5:16", "toy/ZeroCost:1024", "toy/ZeroCost:4096"]
+DEFAULT_CASES = ["HalfCheetah-v5:16", "toy/ZeroCost:1024"]
+TIMES = ("wall_s", "update_s", "env_s", "policy_rollout_s")
 
 
-def measure(task: str, num_envs: int, iterations: int, threads: int, device_note: str) -> dict:
-    row = {"task": task, "num_envs": num_envs, "device": device_note}
-    for algo in ("ppo", "genpo"):
-        result = train_and_record(task, algo, seed=0, overrides={"num_envs": num_envs}, iterations=iterations + 1,
-                                  threads=threads)
-        result["env"].close()
-        records = result["records"][1:]  # drop the warm-up iteration
-        row[algo] = {key: float(np.median([r[key] for r in records]))
-                     for key in ("wall_s", "update_s", "env_s", "policy_rollout_s")}
-        row[algo]["steps_per_iteration"] = result["settings"]["num_envs"] * result["settings"]["num_steps_per_env"]
-        row[f"{algo}_run"] = strip_runtime(result)
-    row["ratio_wall"] = row["genpo"]["wall_s"] / row["ppo"]["wall_s"]
-    row["ratio_update"] = row["genpo"]["update_s"] / row["ppo"]["update_s"]
-    row["ratio_rollout_policy"] = row["genpo"]["policy_rollout_s"] / max(row["ppo"]["policy_rollout_s"], 1e-9)
+def parse_variant(text: str) -> tuple[str, dict]:
+    """"multistep" -> ("multistep", {}); "coupled:compression_fraction=0.25,compression_coef=0" -> (flow, fields)."""
+    flow, _, rest = text.partition(":")
+    if flow not in ("coupled", "multistep"):
+        raise SystemExit(f"--variants: {text!r} must start with 'coupled' or 'multistep'")
+    fields = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--variants: {item!r} in {text!r} must be KEY=VALUE")
+        try:
+            fields[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            fields[key] = value
+    return flow, fields
+
+
+def variant_name(flow: str, fields: dict) -> str:
+    return flow + "".join(f" {k}={v}" for k, v in fields.items())
+
+
+def compiled_runner(mode: str | None):
+    """rsl_rl's OnPolicyRunner with ``torch_compile_mode`` set in its config (None: the stock runner)."""
+    if mode is None:
+        return None
+    from rsl_rl.algorithms import PPO
+    from rsl_rl.runners import OnPolicyRunner
+
+    class CompiledRunner(OnPolicyRunner):
+        def __init__(self, env, train_cfg, *args, **kwargs):
+            super().__init__(env, {**train_cfg, "torch_compile_mode": mode}, *args, **kwargs)
+            if not hasattr(PPO, "compile") and hasattr(self.alg, "compile"):
+                self.alg.compile(mode)  # rsl_rl 3.x / 5.0 have no torch_compile_mode (PPO stays eager there)
+
+    return CompiledRunner
+
+
+def timed_run(task: str, algo: str, overrides: dict, iterations: int, threads: int, compile_mode: str | None) -> dict:
+    result = train_and_record(task, algo, seed=0, overrides=overrides, iterations=iterations + 1, threads=threads,
+                              runner_class=compiled_runner(compile_mode))
+    result["env"].close()
+    records = result["records"][1:]  # drop the warm-up iteration (it also holds torch.compile's compilation)
+    row = {key: float(np.median([r[key] for r in records])) for key in TIMES}
+    row["steps_per_iteration"] = result["settings"]["num_envs"] * result["settings"]["num_steps_per_env"]
+    row["run"] = strip_runtime(result)
     return row
+
+
+def measure(task: str, num_envs: int, variants: list[tuple[str, dict]], iterations: int, threads: int,
+            device_note: str, compile_mode: str | None) -> list[dict]:
+    ppo = timed_run(task, "ppo", {"num_envs": num_envs}, iterations, threads, compile_mode)
+    rows = []
+    for flow, fields in variants:
+        overrides = {"num_envs": num_envs, "flow": {"flow": flow}, "genpo": fields}
+        genpo = timed_run(task, "genpo", overrides, iterations, threads, compile_mode)
+        rows.append({"task": task, "num_envs": num_envs, "flow": flow, "genpo_fields": fields,
+                     "variant": variant_name(flow, fields), "device": device_note, "threads": threads,
+                     "torch_compile_mode": compile_mode, "ppo": ppo, "genpo": genpo,
+                     "ratio_wall": genpo["wall_s"] / ppo["wall_s"],
+                     "ratio_update": genpo["update_s"] / ppo["update_s"],
+                     "ratio_rollout_policy": genpo["policy_rollout_s"] / max(ppo["policy_rollout_s"], 1e-9)})
+    return rows
+
+
+def describe(row: dict) -> str:
+    g, p = row["genpo"], row["ppo"]
+    compiled = f", torch_compile_mode={row['torch_compile_mode']}" if row["torch_compile_mode"] else ""
+    return (f"{row['task']} x {row['num_envs']} envs ({p['steps_per_iteration']} steps/iter), {row['variant']}"
+            f"{compiled}: PPO {p['wall_s']:.3f} s/iter (update {p['update_s']:.3f}, env {p['env_s']:.3f}, policy "
+            f"{p['policy_rollout_s']:.3f}); GenPO {g['wall_s']:.3f} s/iter (update {g['update_s']:.3f}, env "
+            f"{g['env_s']:.3f}, policy {g['policy_rollout_s']:.3f}); GenPO/PPO wall {row['ratio_wall']:.2f}x, "
+            f"update {row['ratio_update']:.2f}x, rollout policy {row['ratio_rollout_policy']:.2f}x")
 
 
 def plot(rows, path):
@@ -43,21 +107,25 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    labels, x = [], 0
+    fig, ax = plt.subplots(figsize=(max(7, 1.1 * (len(rows) + 2)), 4))
+    labels, x, seen = [], 0, set()
     for row in rows:
-        for algo in ("ppo", "genpo"):
-            r = row[algo]
+        case = (row["task"], row["num_envs"])
+        bars = [("PPO", row["ppo"])] if case not in seen else []
+        seen.add(case)
+        bars.append((row["variant"].replace(" ", "\n"), row["genpo"]))
+        for name, r in bars:
             parts = [("env step", r["env_s"]), ("policy (rollout)", r["policy_rollout_s"]), ("update", r["update_s"])]
             bottom = 0.0
-            for i, (name, value) in enumerate(parts):
-                ax.bar(x, value, bottom=bottom, color=f"C{i}", label=name if x == 0 else None)
+            for i, (part, value) in enumerate(parts):
+                ax.bar(x, value, bottom=bottom, color=f"C{i}", label=part if x == 0 else None)
                 bottom += value
-            labels.append(f"{algo}\n{row['task'].split('/')[-1]}x{row['num_envs']}")
+            labels.append(f"{name}\n{row['task'].split('/')[-1]} x{row['num_envs']}")
             x += 1
-    ax.set_xticks(range(len(labels)), labels, fontsize=7)
-    ax.set_ylabel("seconds per iteration (median)")
-    ax.legend()
+    ax.set_xticks(range(len(labels)), labels, fontsize=6)
+    ax.set_yscale("log")
+    ax.set_ylabel("seconds per iteration (median, log)")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -65,25 +133,28 @@ def plot(rows, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES, help="TASK:NUM_ENVS")
+    parser.add_argument("--flow", choices=("coupled", "multistep", "both"), default="coupled")
+    parser.add_argument("--variants", nargs="+", help="FLOW[:KEY=VALUE,...] (replaces --flow)")
+    parser.add_argument("--torch-compile-mode", default=None, help="rsl_rl 5.1+'s torch_compile_mode for both runs")
     parser.add_argument("--iterations", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device-note", default="cpu (2 cores)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device-note", default="cpu, 1 thread")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--out", default="bench/results/iteration_time")
     args = parser.parse_args(argv)
+    if args.variants:
+        variants = [parse_variant(v) for v in args.variants]
+    else:
+        variants = [(flow, {}) for flow in (("coupled", "multistep") if args.flow == "both" else (args.flow,))]
     cases = ["toy/ZeroCost:64"] if args.smoke else args.cases
     iterations = 1 if args.smoke else args.iterations
     rows = []
     for case in cases:
         task, num_envs = case.rsplit(":", 1)
-        row = measure(task, int(num_envs), iterations, args.threads, args.device_note)
-        rows.append(row)
-        g, p = row["genpo"], row["ppo"]
-        print(f"{task} x {num_envs} envs ({p['steps_per_iteration']} steps/iter): "
-              f"PPO {p['wall_s']:.3f} s/iter (update {p['update_s']:.3f}, env {p['env_s']:.3f}, "
-              f"policy {p['policy_rollout_s']:.3f}); GenPO {g['wall_s']:.3f} s/iter (update {g['update_s']:.3f}, "
-              f"env {g['env_s']:.3f}, policy {g['policy_rollout_s']:.3f}); GenPO/PPO wall {row['ratio_wall']:.2f}x, "
-              f"update {row['ratio_update']:.2f}x, rollout policy {row['ratio_rollout_policy']:.2f}x")
+        for row in measure(task, int(num_envs), variants, iterations, args.threads, args.device_note,
+                           args.torch_compile_mode):
+            rows.append(row)
+            print(describe(row), flush=True)
     os.makedirs(args.out, exist_ok=True)
     save_json(rows, os.path.join(args.out, "results.json"))
     plot(rows, os.path.join(args.out, "iteration_time.png"))

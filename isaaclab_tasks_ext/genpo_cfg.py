@@ -52,13 +52,24 @@ EXPERIMENT_SUFFIX = "_genpo"
 
 @configclass
 class GenPOFlowCfg:
-    """The coupled flow's settings (the part of the actor config that both schemas share)."""
+    """The flow's settings (the part of the actor config that both schemas share)."""
+
+    flow: Literal["coupled", "multistep"] = FLOW_DEFAULTS["flow"]
+    """The flow: "coupled" (GenPO, the paper: two velocity calls per step, the env gets (x + y) / 2) or "multistep"
+    (GenPO++: one velocity call per step, the env gets x_N). Override: ``agent.policy.flow=multistep`` (IsaacLab 2.3),
+    ``agent.actor.flow=multistep`` (IsaacLab 3.x)."""
 
     num_steps: int = FLOW_DEFAULTS["num_steps"]
-    """N, the number of coupled flow steps."""
+    """N, the number of flow steps."""
 
     mix: float = FLOW_DEFAULTS["mix"]
-    """p, the mixing coefficient of the two halves after every step (0 < p <= 1)."""
+    """Coupled flow only: p, the mixing coefficient of the two halves after every step (0 < p <= 1)."""
+
+    history_coef: float = FLOW_DEFAULTS["history_coef"]
+    """Multistep flow only: b, the weight of the previous state x_{i-1} in every step (0 < b <= 1)."""
+
+    velocity_coef: float = FLOW_DEFAULTS["velocity_coef"]
+    """Multistep flow only: c > 0, the scale of the velocity term c dt v (the authors' configs: 1.0)."""
 
     time_embed_dim: int = FLOW_DEFAULTS["time_embed_dim"]
     """Size of the sinusoidal time embedding."""
@@ -75,7 +86,7 @@ class GenPOFlowCfg:
 
 @configclass
 class GenPOActorCriticCfg(GenPOFlowCfg):
-    """GenPO's actor-critic (rsl_rl 3.x ``policy`` section): a coupled flow over the doubled action + an MLP critic."""
+    """GenPO's actor-critic (rsl_rl 3.x ``policy`` section): a flow over the doubled action + an MLP critic."""
 
     class_name: str = GENPO_POLICY_CLASS
     """The policy class, resolved by rsl_rl 3.x's ``eval`` once ``import genpo_rsl`` has attached it."""
@@ -98,7 +109,7 @@ class GenPOActorCriticCfg(GenPOFlowCfg):
 
 @configclass
 class GenPOActorModelCfg(GenPOFlowCfg):
-    """GenPO's actor (rsl-rl-lib >= 4 ``actor`` section): :class:`genpo_rsl.v5.GenPOActor`, a coupled flow."""
+    """GenPO's actor (rsl-rl-lib >= 4 ``actor`` section): :class:`genpo_rsl.v5.GenPOActor`, a flow policy."""
 
     class_name: str = GENPO_ACTOR_CLASS
     """The actor class, imported by rsl_rl's ``resolve_callable``."""
@@ -133,6 +144,9 @@ class GenPOAlgorithmCfg(RslRlPpoAlgorithmCfg):
 
     compression_form: Literal["l2", "squared"] = GENPO_ALGORITHM_DEFAULTS["compression_form"]
     """"l2": ||x - y|| (the released code), "squared": ||x - y||^2 (the paper)."""
+
+    compression_fraction: float = GENPO_ALGORITHM_DEFAULTS["compression_fraction"]
+    """Share of each minibatch, in (0, 1], the compression sample is drawn for (an unbiased estimate; 1: the paper)."""
 
     entropy_term: Literal["closed_form", "stored_samples"] = GENPO_ALGORITHM_DEFAULTS["entropy_term"]
     """Entropy for the bonus (``entropy_coef``) and the log; see :data:`genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS`."""

@@ -155,7 +155,7 @@ def test_runner_cfg_dict_shape(isaaclab_tasks):
     }
     assert list(d["algorithm"])[: len(base["algorithm"])] == list(base["algorithm"])
     assert list(d["algorithm"])[len(base["algorithm"]):] == [
-        "compression_coef", "compression_form", "entropy_term", "kl_estimator", "roundtrip_warn", "roundtrip_fail"]
+        "compression_coef", "compression_form", "compression_fraction", "entropy_term", "kl_estimator", "roundtrip_warn", "roundtrip_fail"]
 
 
 def test_normalization_falls_back_to_empirical_normalization(isaaclab_tasks):
