@@ -17,7 +17,7 @@ from genpo_rsl.demos import (DemoError, LatentProposal, PretrainConfig, estimate
                              warm_up_critic)
 from genpo_rsl.demos.policy import PolicyView
 
-FLOW_KINDS = ["coupled"] + (["multistep"] if hasattr(flows, "MultistepFlow") else [])
+FLOW_KINDS = ["coupled", "multistep"]
 
 
 def make_flow(kind: str, action_dim: int, context_dim: int = 1):
@@ -193,8 +193,8 @@ def test_bad_demo_files_fail_clearly_before_any_training(tmp_path, monkeypatch, 
 
 
 # ---------------------------------------------------------------------------------------------- downstream
-@pytest.mark.parametrize("algo", ["genpo", "ppo"])
-def test_pretrained_checkpoint_loads_in_play_export_and_init(tmp_path, algo):
+@pytest.mark.parametrize("algo,flow", [("genpo", "coupled"), ("genpo", "multistep"), ("ppo", None)])
+def test_pretrained_checkpoint_loads_in_play_export_and_init(tmp_path, algo, flow):
     from genpo_rsl.runner import GenPORunner
     from genpo_rsl.scripts import play
     from genpo_rsl.scripts.common import load_run, load_runner
@@ -203,9 +203,11 @@ def test_pretrained_checkpoint_loads_in_play_export_and_init(tmp_path, algo):
     rng = np.random.default_rng(0)
     demos = tmp_path / "reach.npz"
     save_demos(demos, rng.normal(size=(300, 6)), np.clip(rng.normal(size=(300, 2)), -1, 1))
+    policy_overrides = ["policy.actor_hidden_dims=[32,32]"] + ([f"policy.flow={flow}"] if flow else [])
     checkpoint = pretrain_cli.run(["--task", "toy/PointReach", "--demos", str(demos), "--algo", algo, "--epochs", "2",
-                                   "--log-dir", str(tmp_path / "bc"), "policy.actor_hidden_dims=[32,32]"])
+                                   "--log-dir", str(tmp_path / "bc"), *policy_overrides])
     run = load_run(checkpoint)
+    assert run["genpo_rsl_pretrain"]["latent"] == flow  # the objective integrated out that flow's latent half
     hidden = run["train_cfg"]["policy"]["actor_hidden_dims"] if "policy" in run["train_cfg"] else \
         run["train_cfg"]["actor"]["hidden_dims"]
     assert run["algo"] == algo and hidden == [32, 32] and "genpo_rsl_pretrain" in run

@@ -135,3 +135,43 @@ def warm_up_critic(runner, iterations: int) -> None:
 def checkpoint_policy_kind(path: str | os.PathLike) -> str:
     """"genpo" | "gaussian" | ... of a checkpoint file (clear errors for unreadable files)."""
     return inspect_checkpoint(read_checkpoint(path, map_location="cpu"), os.fspath(path)).policy
+
+
+POLICY_OVERRIDE_PREFIXES = ("policy.", "actor.", "agent.policy.", "agent.actor.")
+
+
+def policy_overrides_of(checkpoint: str | os.PathLike) -> dict:
+    """The policy (actor) KEY=VALUE overrides recorded in the run.json beside ``checkpoint`` ({} without one).
+
+    A fine-tuning run must build the actor the checkpoint was trained with; applying these first (the command
+    line's own overrides after them) makes ``genpo-train --init CKPT`` match a pretraining run's policy settings.
+    """
+    import json
+
+    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(checkpoint))), "run.json")
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path) as f:
+            overrides = json.load(f).get("overrides") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: v for k, v in overrides.items() if isinstance(k, str) and k.startswith(POLICY_OVERRIDE_PREFIXES)}
+
+
+def init_overrides(init: str | None, critic_warmup: int = 0, resume: str | None = None) -> dict:
+    """genpo-train's --init / --critic-warmup, checked; returns the policy overrides to apply before the user's."""
+    from ..scripts.common import UsageError
+
+    if isinstance(critic_warmup, bool) or not isinstance(critic_warmup, int) or critic_warmup < 0:
+        raise UsageError(f"--critic-warmup: must be an integer >= 0, got {critic_warmup!r}")
+    if critic_warmup and not init:
+        raise UsageError("--critic-warmup: needs --init CKPT (it warms a fresh critic up for a pretrained actor)")
+    if init and resume:
+        raise UsageError("--init and --resume: use one. --resume continues a run (actor, critic, optimizer, "
+                         "iteration); --init starts a new run from a checkpoint's actor")
+    if not init:
+        return {}
+    if not os.path.isfile(init):
+        raise UsageError(f"--init: no file at {init!r}")
+    return policy_overrides_of(init)
