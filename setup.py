@@ -84,5 +84,7 @@ setup(
         ],
         # IsaacLab 3.x imports every module of this group at start-up.
         "isaaclab.tasks": ["genpo_rsl = isaaclab_tasks_ext.tasks"],
+        # mjlab imports every module of this group at `import mjlab`: it registers the "<task id>-GenPO" twins.
+        "mjlab.tasks": ["genpo_rsl = genpo_rsl.integrations.mjlab"],
     },
 )
