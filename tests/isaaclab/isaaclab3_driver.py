@@ -51,7 +51,7 @@ def _standin_env(task_id, env_cfg, agent_cfg):
                             seed=env_cfg.seed)
 
 
-def train(task_id: str, workdir: Path) -> dict:
+def train(task_id: str, workdir: Path, extra_hydra: tuple[str, ...] = ()) -> dict:
     import torch
     from isaaclab_rl.entrypoints.backends import cli_args_rsl_rl as cli_args
     from isaaclab_rl.entrypoints.backends import train_rsl_rl
@@ -61,7 +61,7 @@ def train(task_id: str, workdir: Path) -> dict:
     from isaaclab_tasks.utils import resolve_task_config
 
     args = train_rsl_rl._parse_args(["--task", task_id, "--agent", "genpo", "--seed", str(SEED), "--max_iterations",
-                                     "1", "--num_envs", str(NUM_ENVS), *TRAIN_HYDRA])
+                                     "1", "--num_envs", str(NUM_ENVS), *TRAIN_HYDRA, *extra_hydra])
     env_cfg, agent_cfg = _quiet(resolve_task_config, args.task, args.agent)
     agent_type = type(agent_cfg).__name__
     agent_cfg = cli_args.update_rsl_rl_cfg(agent_cfg, args)
@@ -83,6 +83,7 @@ def train(task_id: str, workdir: Path) -> dict:
             "actor": type(runner.alg.actor).__module__ + "." + type(runner.alg.actor).__name__,
             "critic": type(runner.alg.critic).__name__, "actor_obs_dim": runner.alg.actor.obs_dim,
             "action_dim": runner.alg.actor.action_dim, "flow_steps": runner.alg.actor.flow.num_steps,
+            "flow": type(runner.alg.actor.flow).__name__,
             "actor_cfg": {k: v for k, v in cfg_dict["actor"].items()}, "critic_cfg": dict(cfg_dict["critic"]),
             "algorithm_cfg": {k: v for k, v in cfg_dict["algorithm"].items() if not isinstance(v, dict)},
             "checkpoints": sorted(p.name for p in log_dir.glob("model_*.pt")),
@@ -92,7 +93,7 @@ def train(task_id: str, workdir: Path) -> dict:
             "obs": obs["policy"].tolist(), "actions": actions.tolist()}
 
 
-def play(task_id: str, workdir: Path, obs) -> dict:
+def play(task_id: str, workdir: Path, obs, extra_hydra: tuple[str, ...] = ()) -> dict:
     import torch
     from isaaclab_rl.entrypoints.backends import cli_args_rsl_rl as cli_args
     from isaaclab_rl.entrypoints.backends import play_rsl_rl
@@ -102,7 +103,8 @@ def play(task_id: str, workdir: Path, obs) -> dict:
     from isaaclab_tasks.utils import resolve_task_config
     from tensordict import TensorDict
 
-    args = play_rsl_rl._parse_args(["--task", task_id, "--agent", "genpo", "--num_envs", str(NUM_ENVS), *PLAY_HYDRA])
+    args = play_rsl_rl._parse_args(["--task", task_id, "--agent", "genpo", "--num_envs", str(NUM_ENVS), *PLAY_HYDRA,
+                                    *extra_hydra])
     env_cfg, agent_cfg = _quiet(resolve_task_config, args.task, args.agent, play_mode=not args.train_env_cfg)
     agent_cfg = cli_args.update_rsl_rl_cfg(agent_cfg, args)
     agent_cfg = _quiet(handle_deprecated_rsl_rl_cfg, agent_cfg, check_rsl_rl_version())
@@ -181,6 +183,17 @@ def main(argv: list[str]) -> dict:
         except Exception:  # noqa: BLE001 - reported per task, so one failure does not hide the others
             trained = {"error": traceback.format_exc()}
         result["tasks"][task_id] = trained
+    if tasks:  # the multistep flow, chosen the way a user does: agent.actor.flow=multistep (train and play)
+        multistep = ("agent.actor.flow=multistep", "agent.actor.history_coef=0.95")
+        task_dir = workdir / "multistep" / tasks[0]
+        task_dir.mkdir(parents=True, exist_ok=True)
+        os.chdir(task_dir)
+        try:
+            trained = train(tasks[0], task_dir, multistep)
+            trained["play"] = play(tasks[0], task_dir, trained["obs"], multistep)
+        except Exception:  # noqa: BLE001
+            trained = {"error": traceback.format_exc()}
+        result["multistep"] = {"task": tasks[0], **trained}
     return result
 
 

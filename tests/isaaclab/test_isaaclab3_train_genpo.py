@@ -105,3 +105,14 @@ def test_train_save_and_play(isaaclab3, task_id):
     assert play["checkpoint"] == f"logs/rsl_rl/{run['experiment_name']}/2025-01-01_00-00-00/model_0.pt"
     assert play["actions"] == run["actions"] and play["repeatable"]
     assert play["unloaded_actions"] != run["actions"]  # the loaded weights are what acts
+
+
+def test_multistep_flow_through_hydra_override(isaaclab3):
+    """``isaaclab train ... --agent genpo agent.actor.flow=multistep agent.actor.history_coef=0.95`` then play with
+    the same overrides: GenPOActor builds the multistep flow, the checkpoint reloads and reproduces the actions."""
+    run = isaaclab3["multistep"]
+    assert "error" not in run, run.get("error")
+    assert run["flow"] == "MultistepFlow" and run["actor_cfg"]["flow"] == "multistep"
+    assert run["actor_cfg"]["history_coef"] == 0.95 and run["flow_steps"] == 2
+    assert run["checkpoints"] == ["model_0.pt"] and run["finite"]
+    assert run["play"]["actions"] == run["actions"] and run["play"]["repeatable"]
