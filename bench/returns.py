@@ -78,6 +78,22 @@ def flow_available(algo: str) -> bool:
     return ALGOS[algo][1].get("flow", "coupled") == "coupled" or "flow" in FLOW_DEFAULTS
 
 
+def code_state() -> dict:
+    """Which code a run used: the commit and the package files that differed from it when the run started."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "genpo_rsl", "bench").splitlines()]
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted": dirty}
+
+
 def run_one(job: dict) -> dict:
     def compute() -> dict:
         from genpo_rsl.runner import evaluate
@@ -90,6 +106,7 @@ def run_one(job: dict) -> dict:
                                   iterations=job["iterations"], threads=1, env_kwargs=job["env_kwargs"],
                                   resume_path=partial_path)
         result["algo"] = job["algo"]
+        result["code"] = code_state()
         env = result["env"]
         episode_returns = list(env.episode_returns)  # copied before evaluation adds its own episodes
         records = result["records"]
@@ -252,6 +269,9 @@ def main(argv=None) -> dict:
                         help="extra algorithms run after all others, on --variants-on only")
     parser.add_argument("--variants-on", nargs="+", default=["Hopper-v5"])
     parser.add_argument("--report-dir", default=None, help="where summary.json, table.md and plots go (default --out)")
+    parser.add_argument("--retries", type=int, default=3,
+                        help="rounds of retrying failed runs (e.g. code mid-edit when a run started), after the queue")
+    parser.add_argument("--retry-wait", type=float, default=600.0, help="seconds before each retry round")
     add_study_arguments(parser, "bench/results/returns", "1 task x every available algo x 1 seed x 2 iterations")
     args = parser.parse_args(argv)
     from genpo_rsl.train_config import task_settings
@@ -307,14 +327,24 @@ def main(argv=None) -> dict:
         print(f"{time.strftime('%H:%M:%S')} finished {job['task']} {job['algo']} seed {job['seed']}: eval "
               f"{result['eval']['mean']:.1f}, train {result['train_s'] / 60:.1f} min; {cost}", flush=True)
 
-    todo = sum(not os.path.isfile(j["path"]) for j in jobs)
+    finished_before = {j["path"] for j in jobs if os.path.isfile(j["path"])}
+    todo = len(jobs) - len(finished_before)
     if not args.report_only:
         print(f"{len(jobs)} runs, {todo} to train, {max(1, args.jobs)} at a time", flush=True)
     jobs, results, trained = run_study(run_one, jobs, 1 if args.smoke else args.jobs, args.report_only,
                                        fresh_process=not args.smoke, on_done=on_done)
+    for _ in range(0 if args.smoke or args.report_only else args.retries):
+        if not any("error" in r for r in results):
+            break
+        print(f"{sum('error' in r for r in results)} run(s) failed; retrying them in {args.retry_wait:.0f} s", flush=True)
+        time.sleep(args.retry_wait)
+        retry = [j for j, r in zip(jobs, results) if "error" in r]
+        _, again, _ = run_study(run_one, retry, args.jobs, fresh_process=True, on_done=on_done)
+        fixed = dict(zip(map(id, retry), again))
+        results = [fixed.get(id(j), r) for j, r in zip(jobs, results)]
     failed = [r for r in results if "error" in r]
     results = [r for r in results if "error" not in r]
-    trained -= len(failed)
+    trained = sum(1 for j in jobs if os.path.isfile(j["path"]) and j["path"] not in finished_before)
     cost, table, verdicts = write_report(results, all_tasks, all_algos, report_dir, failed)
     print(table)
     print("\n".join(verdicts))
