@@ -88,7 +88,7 @@ class GenPOMixin:
             self.reduce_parameters()
         norms = [nn.utils.clip_grad_norm_(params, self.max_grad_norm) for params in clip_groups]
         if not bool(torch.isfinite(torch.stack(norms)).all()):
-            raise RuntimeError(self._non_finite_message("the gradient norm is non-finite", {}))
+            raise RuntimeError(self._non_finite_message("the gradient norm is non-finite", "", {}))
         self.optimizer.step()
         return stats
 
@@ -121,7 +121,7 @@ class GenPOMixin:
             compression = objective.compression_loss(actions, self.compression_form).detach()
 
         if not bool(torch.isfinite(loss)):  # stop before a NaN/inf step reaches the weights (and a checkpoint)
-            raise RuntimeError(self._non_finite_message(f"the loss is {loss.item()}", {
+            raise RuntimeError(self._non_finite_message(f"the loss is {loss.item()}", flow.conditioning_fix, {
                 "observations (policy context)": context, "stored actions": actions, "stored log-probs": old_log_prob,
                 "advantages": advantages, "returns": returns, "stored values": old_values, "critic values": values,
                 "new log-probs": new_log_prob}))
@@ -181,7 +181,7 @@ class GenPOMixin:
             group["lr"] = self.learning_rate
 
     @staticmethod
-    def _non_finite_message(what: str, inputs: dict[str, torch.Tensor]) -> str:
+    def _non_finite_message(what: str, conditioning_fix: str, inputs: dict[str, torch.Tensor]) -> str:
         """Why training stops on a non-finite loss or gradient, naming the minibatch inputs that are NaN/inf."""
         bad = [name for name, tensor in inputs.items() if not bool(torch.isfinite(tensor).all())]
         if any(name in bad for name in ("observations (policy context)", "advantages", "returns", "stored values")):
@@ -191,8 +191,8 @@ class GenPOMixin:
         elif "critic values" in bad:
             cause = "the critic diverged. Fix: lower the learning rate or max_grad_norm, or normalise observations"
         elif "new log-probs" in bad:
-            cause = ("the flow's inverse overflowed (an ill-conditioned flow). Fix: raise the policy's mix (p closer "
-                     "to 1) or lower the learning rate")
+            cause = (f"the flow's inverse overflowed (an ill-conditioned flow). Fix: {conditioning_fix} or lower the "
+                     "learning rate")
         else:
             cause = ("the update itself diverged (e.g. an overflowing probability ratio). Fix: lower the learning "
                      "rate, or desired_kl with the adaptive schedule")
@@ -206,7 +206,7 @@ class GenPOMixin:
             raise RuntimeError(
                 f"GenPO: the flow's inversion round-trip error {error:.3g} exceeds algorithm.roundtrip_fail="
                 f"{self.roundtrip_fail:g}; the likelihood is no longer exact, so training stops before saving. "
-                "Raise the policy's mix (p closer to 1), lower the learning rate, or raise roundtrip_fail if intended."
+                f"{flow.conditioning_fix.capitalize()}, lower the learning rate, or raise roundtrip_fail if intended."
             )
         if error > self.roundtrip_warn:
             warnings.warn(f"GenPO: inversion round-trip error {error:.3g} > algorithm.roundtrip_warn="

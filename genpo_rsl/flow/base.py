@@ -47,6 +47,8 @@ class ExactFlow(nn.Module):
     #: Whether the executed action is a projection of the dummy action that a compression loss must keep faithful
     #: (the coupled flow's average of two halves), or a flow sample itself (the multistep flow's x_N).
     needs_compression: bool = True
+    #: The setting that makes an ill-conditioned flow (an inverse that divides by a small number) better, for messages.
+    conditioning_fix: str = ""
 
     def __init__(
         self,

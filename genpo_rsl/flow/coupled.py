@@ -27,6 +27,7 @@ class CoupledFlow(ExactFlow):
     """
 
     kind = "coupled"
+    conditioning_fix = "raise the policy's mix (p closer to 1)"
 
     def __init__(
         self,

@@ -37,6 +37,7 @@ class MultistepFlow(ExactFlow):
 
     kind = "multistep"
     needs_compression = False  # the env executes x_N, a flow sample; nothing to compress
+    conditioning_fix = "raise the policy's history_coef (b closer to 1)"
 
     def __init__(
         self,

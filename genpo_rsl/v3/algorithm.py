@@ -2,7 +2,8 @@
 
 Differences from rsl_rl 3.x's PPO, and where they live:
 
-- storage holds the 2A dummy action while the env receives its A-dim average (``init_storage``, ``act``);
+- storage holds the 2A dummy action while the env receives the flow's A-dim executed action of it (coupled flow:
+  the average (x + y) / 2; multistep flow: x_N) (``init_storage``, ``act``);
 - ``act`` takes the exact log-prob from the sampled noise, so the rollout never runs the inverse flow;
 - ``update`` is replaced as a whole. rsl_rl 3.x computes a closed-form Gaussian KL inline from the stored mu/sigma
   (for the adaptive learning rate) and assembles the loss inline, so there is no seam for the sample-based KL or
@@ -33,7 +34,8 @@ _PPO_KEYS = set(inspect.signature(PPO.__init__).parameters) - {"self", "policy"}
 
 
 class GenPO(GenPOMixin, PPO):
-    """PPO for a coupled-flow policy with an exact likelihood (GenPO, arXiv 2505.18763), rsl_rl 3.x flavour.
+    """PPO for a flow policy (coupled or multistep) with an exact likelihood (GenPO, arXiv 2505.18763), rsl_rl 3.x
+    flavour.
 
     Built by the runner as ``GenPO(policy, device=..., **algorithm_cfg, multi_gpu_cfg=...)``: every rsl_rl 3.x
     PPO key plus those of :data:`genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS`; anything else is an error.

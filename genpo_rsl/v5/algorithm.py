@@ -1,7 +1,8 @@
 """GenPO for rsl_rl 4.x/5.x: PPO over the flow's doubled action, built by the stock ``OnPolicyRunner``.
 
 Differences from rsl_rl's PPO, and where they live:
-- storage holds the 2A dummy action and the env receives its average (``__init__``, ``act``);
+- storage holds the 2A dummy action and the env receives the flow's executed action of it (coupled flow: the
+  average (x + y) / 2; multistep flow: x_N) (``__init__``, ``act``);
 - ``act`` takes the exact log-prob from the sampled noise, so the rollout never runs the inverse flow;
 - ``update`` is replaced as a whole: PPO assembles its loss inline, leaving no seam for the compression loss, and
   its stochastic forward per minibatch would sample a batch only to throw it away. Our loop reuses PPO's pieces
@@ -27,7 +28,7 @@ _PPO_KEYS = set(inspect.signature(PPO.__init__).parameters) - {"self", "actor", 
 
 
 class GenPO(GenPOMixin, PPO):
-    """PPO for a coupled-flow policy with an exact likelihood (GenPO, arXiv 2505.18763)."""
+    """PPO for a flow policy (coupled or multistep) with an exact likelihood (GenPO, arXiv 2505.18763)."""
 
     actor: GenPOActor
 
