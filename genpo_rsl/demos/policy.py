@@ -130,6 +130,11 @@ def warm_up_critic(runner, iterations: int) -> None:
     if iterations:
         with frozen_actor(runner):
             runner.learn(num_learning_iterations=iterations, init_at_random_ep_len=False)
+        # rsl_rl's learn() leaves current_learning_iteration at the last iteration it ran, and the next learn()
+        # starts there again: step past it, so the fine-tuning iterations (and their model_<it>.pt) come after.
+        runner.current_learning_iteration += 1
+        if hasattr(runner, "_completed_current_iteration"):  # GenPORunner: the next iteration is the current one
+            runner._completed_current_iteration = False
 
 
 def checkpoint_policy_kind(path: str | os.PathLike) -> str:
