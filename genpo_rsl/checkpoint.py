@@ -238,7 +238,7 @@ def _check_sizes(info: CheckpointInfo, expected: CheckpointInfo) -> None:
     if None not in (info.flow_steps, expected.flow_steps) and info.flow_steps != expected.flow_steps:
         raise CheckpointError(
             f"{_where(info)} has a {info.flow_steps}-step flow, but the policy config asks for num_steps="
-            f"{expected.flow_steps}. Fix: set the policy's num_steps to {info.flow_steps} to load it.")
+            f"{expected.flow_steps}. Fix: add {override_hint('num_steps', info.flow_steps)} to load it.")
 
 
 def _check_flow_config(info: CheckpointInfo, flow: nn.Module | None) -> None:
@@ -255,10 +255,10 @@ def _check_flow_config(info: CheckpointInfo, flow: nn.Module | None) -> None:
     if bad:
         detail = ", ".join(f"{key}={value!r} in the checkpoint vs {live[key]!r} in the config"
                            for key, value in bad.items())
-        fix = ", ".join(f"{key}={value!r}" for key, value in bad.items())
+        fix = " ".join(override_hint(key, value) for key, value in bad.items())
         raise CheckpointError(
             f"{_where(info)} was trained with other flow settings: {detail}. These are not weights, so loading would "
-            f"silently change the policy's actions and likelihood. Fix: set the policy config's {fix}.")
+            f"silently change the policy's actions and likelihood. Fix: add {fix} to load it.")
 
 
 def _check_flow_kind(found: dict, expected: dict, info: CheckpointInfo) -> None:

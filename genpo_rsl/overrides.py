@@ -392,4 +392,5 @@ def override_hint(field: str, value: Any, model: str = "actor", style: str | Non
 
 
 __all__ = ["OVERRIDE_STYLES", "OverrideError", "allowed_fields", "apply_overrides", "load_config_file",
-           "override_hint", "override_style", "parse_overrides", "parse_value", "set_override_style", "use_override_style"]
+           "override_hint", "override_style", "parse_overrides", "parse_value", "set_override_style",
+           "use_override_style"]

@@ -253,6 +253,22 @@ def _restore_env_state(env: Any, saved: dict | None) -> bool:
     return True
 
 
+class TrainingStopped(Exception):
+    """``learn`` stopped after :meth:`GenPORunner.request_stop`, at the end of a completed iteration.
+
+    ``iteration``: the last completed iteration; ``checkpoint``: the ``model_<iteration>.pt`` saved then (None
+    without a log directory); ``remaining``: how many of the iterations ``learn`` was asked for did not run.
+    """
+
+    def __init__(self, iteration: int, checkpoint: str | None, remaining: int, reason: str) -> None:
+        where = f"saved {checkpoint}" if checkpoint else "no log directory, nothing saved"
+        super().__init__(f"training stopped after iteration {iteration} ({reason}); {where}")
+        self.iteration = iteration
+        self.checkpoint = checkpoint
+        self.remaining = remaining
+        self.reason = reason
+
+
 class GenPORunner(OnPolicyRunner):
     """The installed rsl_rl's ``OnPolicyRunner`` with GenPO conveniences; construction and training unchanged.
 
@@ -266,13 +282,59 @@ class GenPORunner(OnPolicyRunner):
     """
 
     RSL_RL_MAJOR = rsl_rl_major()
+    _stop_reason: str | None = None
 
     def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False) -> None:
+        """The stock ``learn``; after :meth:`request_stop` it ends after the current iteration (TrainingStopped)."""
         if num_learning_iterations > 0:
             # From now on rsl_rl's current_learning_iteration is the last *completed* iteration (it sets it after
             # each update), so the next one to run is current_learning_iteration + 1.
             self._completed_current_iteration = True
+        self._learn_end = self.current_learning_iteration + num_learning_iterations
+        if self.RSL_RL_MAJOR >= 4 and not getattr(self, "_stop_check_installed", False):
+            # The 5.x loop calls logger.log once per iteration, after the update and after setting
+            # current_learning_iteration: the first point where the models, optimizer and counter agree.
+            log = self.logger.log
+
+            def log_then_check(*args, **kwargs):
+                log(*args, **kwargs)
+                self._stop_if_requested()
+
+            self.logger.log = log_then_check
+            self._stop_check_installed = True
         super().learn(num_learning_iterations, init_at_random_ep_len)
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Stop ``learn`` at the end of the current iteration, after saving it (safe to call from a signal handler:
+        it only sets a flag; nothing is saved with half-updated weights)."""
+        self._stop_reason = reason
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_reason is not None
+
+    if rsl_rl_major() == 3:
+        def log(self, locs: dict, *args, **kwargs) -> None:
+            """3.x: the stock per-iteration log (after the update and the counter), then the stop check."""
+            super().log(locs, *args, **kwargs)
+            self._stop_if_requested()
+
+    def _stop_if_requested(self) -> None:
+        if self._stop_reason is None:
+            return
+        iteration = self.current_learning_iteration
+        remaining = self._learn_end - (iteration + 1)
+        if remaining <= 0:  # the last iteration: learn() ends and saves as usual
+            return
+        log_dir = self.logger.log_dir if self.RSL_RL_MAJOR >= 4 else self.log_dir
+        path = None
+        if log_dir is not None and getattr(self, "gpu_global_rank", 0) == 0:
+            path = os.path.join(log_dir, f"model_{iteration}.pt")  # rsl_rl's name for this iteration's checkpoint
+            self.save(path)
+        writer = self.logger.writer if self.RSL_RL_MAJOR >= 4 else getattr(self, "writer", None)
+        if callable(getattr(writer, "flush", None)):
+            writer.flush()
+        raise TrainingStopped(iteration, path, remaining, self._stop_reason)
 
     def _next_iteration(self) -> int:
         return self.current_learning_iteration + int(getattr(self, "_completed_current_iteration", False))
@@ -375,4 +437,5 @@ class GenPORunner(OnPolicyRunner):
         return export(self, path, format, stochastic)
 
 
-__all__ = ["GenPORunner", "check_checkpoint", "evaluate", "export", "exportable_policy", "inference_policy"]
+__all__ = ["GenPORunner", "TrainingStopped", "check_checkpoint", "evaluate", "export", "exportable_policy",
+           "inference_policy"]

@@ -365,7 +365,7 @@ def test_genpo_export_cli_rejects_bad_checkpoints(trained_runs, tmp_path, capsys
     with pytest.raises(CheckpointError, match="truncated"):
         export_cli.run(["--checkpoint", str(truncated), "--output", str(out)])
     assert not os.path.exists(out.parent) and not os.path.exists(run_dir / "exported")
-    assert export_cli.main(["--checkpoint", str(truncated)]) == 1
+    assert export_cli.main(["--checkpoint", str(truncated)]) == 2  # a user error: one line, exit status 2
     assert "genpo-export: error:" in capsys.readouterr().err
 
 

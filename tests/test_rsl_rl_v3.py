@@ -95,7 +95,7 @@ def test_policy_interface_shapes_and_exact_log_prob():
     # The 3.x storage copies mu/sigma into (N, 2A) slots.
     storage_slot = torch.zeros(NUM_ENVS, 2 * ACT_DIM)
     storage_slot.copy_(policy.action_mean)
-    storage_slot.copy_(policy.action_std)
+    storage_slot.copy_(policy.flow.noise_scale)  # GenPO.act stores sigma; action_std is the logged action spread
     assert torch.all(storage_slot == 1.0)  # default init_noise_scale
     action = policy.act_inference(obs)
     assert action.shape == (NUM_ENVS, ACT_DIM)

@@ -171,7 +171,14 @@ def load_run(checkpoint: str) -> dict[str, Any]:
             "are unknown. Use a checkpoint written by genpo-train, or copy its run.json next to it."
         )
     with open(path) as f:
-        return json.load(f)
+        try:
+            run = json.load(f)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--checkpoint: {path!r} is not valid JSON ({error}). Fix: copy the run.json of the run "
+                             "that wrote the checkpoint next to it.") from None
+    if not isinstance(run, dict):
+        raise UsageError(f"--checkpoint: {path!r} does not describe a genpo-train run.")
+    return run
 
 
 def load_runner(checkpoint: str, num_envs: int = 1, seed: int = 0, device: str = "cpu", quiet: bool = False,
@@ -183,17 +190,28 @@ def load_runner(checkpoint: str, num_envs: int = 1, seed: int = 0, device: str =
     Returns (runner, env, run).
     """
     from genpo_rsl.compat import register, rsl_rl_major
+    from genpo_rsl.overrides import apply_overrides
     from genpo_rsl.train_config import build_runner_cfg
 
     run = load_run(checkpoint)
-    env = make_task_env(run["task"], num_envs, seed, device, **env_kwargs)
-    cfg = run["train_cfg"] if run.get("rsl_rl_major") == rsl_rl_major() else build_runner_cfg(
-        run["algo"], run["settings"], experiment_name=run["train_cfg"].get("experiment_name", "genpo"))
+    missing = [key for key in ("task", "algo", "settings", "train_cfg") if key not in run]
+    if missing:
+        raise UsageError(f"--checkpoint: the {RUN_FILE} beside {checkpoint!r} lacks {', '.join(missing)}; it was not "
+                         "written by genpo-train. Fix: copy the run.json of the run that wrote the checkpoint next "
+                         "to it.")
+    with as_usage_error():
+        if run.get("rsl_rl_major") == rsl_rl_major():
+            cfg = run["train_cfg"]
+        else:  # the other world's schema: build this world's config from the settings, then the same overrides
+            cfg = apply_overrides(build_runner_cfg(run["algo"], run["settings"],
+                                                   experiment_name=run["train_cfg"].get("experiment_name", "genpo")),
+                                  run.get("overrides", {}))
+        env = make_task_env(run["task"], num_envs, seed, device, **env_kwargs)
     register()
     from genpo_rsl.runner import GenPORunner
 
     try:
-        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext(), as_usage_error():
             runner = GenPORunner(env, cfg, log_dir=None, device=device)
         runner.load(checkpoint)
     except BaseException:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from genpo_rsl.checkpoint import GENPO, CheckpointError, describe_checkpoint
-from genpo_rsl.export import EXPORT_FORMATS, ExportError, ExportReport, write_policy
-from genpo_rsl.scripts.common import load_runner
+from genpo_rsl.export import EXPORT_FORMATS, ExportReport, write_policy
+from genpo_rsl.overrides import use_override_style
+from genpo_rsl.scripts.common import add_debug_argument, load_runner, run_command
+
+PROG = "genpo-export"
 
 POLICY_WORDS = {"gaussian": "a Gaussian PPO policy", "recurrent": "a recurrent Gaussian PPO policy",
                 "unknown": "a policy of an unknown type"}
@@ -23,7 +25,7 @@ EXPORT_DIR = "exported"  # beside the checkpoint, as IsaacLab's play.py does
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="genpo-export", description=__doc__,
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="a model_*.pt written by genpo-train")
     parser.add_argument("--format", default="onnx", choices=EXPORT_FORMATS, help="onnx (default) or jit (TorchScript)")
@@ -32,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", default=None,
                         help=f"file to write (default: {EXPORT_DIR}/policy[_stochastic].onnx|.pt beside the "
                              "checkpoint)")
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -42,6 +45,11 @@ def default_output(checkpoint: str, format: str, stochastic: bool) -> str:
 
 def run(argv=None) -> ExportReport:
     args = parse_args(argv)
+    with use_override_style("genpo"):
+        return _export(args)
+
+
+def _export(args: argparse.Namespace) -> ExportReport:
     info = describe_checkpoint(args.checkpoint)  # missing, empty, truncated or not a checkpoint: clear errors
     if info.policy != GENPO:
         raise CheckpointError(
@@ -57,18 +65,13 @@ def run(argv=None) -> ExportReport:
     output = args.output or default_output(args.checkpoint, args.format, args.stochastic)
     report = write_policy(module, output, args.format)
     mode = "stochastic" if args.stochastic else "deterministic"
-    print(f"genpo-export: {mode} policy of {args.checkpoint} ({info.obs_dim} obs -> {info.action_dim} actions, "
+    print(f"{PROG}: {mode} policy of {args.checkpoint} ({info.obs_dim} obs -> {info.action_dim} actions, "
           f"{info.flow_steps}-step flow)\n  wrote {report}")
     return report
 
 
 def main(argv=None) -> int:
-    try:
-        run(argv)
-    except (FileNotFoundError, CheckpointError, ExportError, ValueError) as error:
-        print(f"genpo-export: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, run, argv)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ import argparse
 
 import numpy as np
 
-from genpo_rsl.scripts.common import load_runner, seed_everything
+from genpo_rsl.overrides import use_override_style
+from genpo_rsl.scripts.common import UsageError, add_debug_argument, load_runner, run_command, seed_everything
+
+PROG = "genpo-play"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="genpo-play", description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("--checkpoint", required=True, help="a model_*.pt written by genpo-train")
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--num-envs", type=int, default=None, help="parallel envs (default: min(episodes, 8))")
@@ -21,13 +24,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--video", default=None, help="write an mp4 of one rollout of env 0 (gymnasium tasks)")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--device", default="cpu")
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def run(argv=None) -> dict:
     args = parse_args(argv)
+    with use_override_style("genpo"):
+        return _play(args)
+
+
+def _play(args: argparse.Namespace) -> dict:
     if args.episodes < 1:
-        raise SystemExit("genpo-play: --episodes must be >= 1")
+        raise UsageError(f"--episodes: must be >= 1, got {args.episodes}")
+    if args.num_envs is not None and args.num_envs < 1:
+        raise UsageError(f"--num-envs: must be >= 1, got {args.num_envs}")
     seed_everything(args.seed)
     num_envs = args.num_envs or min(args.episodes, 8)
     runner, env, run_info = load_runner(args.checkpoint, num_envs, args.seed, args.device,
@@ -48,8 +59,7 @@ def run(argv=None) -> dict:
 
 
 def main(argv=None) -> int:
-    run(argv)
-    return 0
+    return run_command(PROG, run, argv)
 
 
 if __name__ == "__main__":

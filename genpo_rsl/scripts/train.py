@@ -1,18 +1,39 @@
-"""genpo-train: train GenPO (or rsl_rl's Gaussian PPO, the baseline) on a gymnasium or toy task with rsl_rl's runner."""
+"""genpo-train: train GenPO (or rsl_rl's Gaussian PPO, the baseline) on a gymnasium or toy task with rsl_rl's runner.
+
+Any field of the run config can be changed with KEY=VALUE (IsaacLab's agent.* names; the agent. prefix is optional):
+  genpo-train --task Hopper-v5 policy.num_steps=3 policy.mix=0.95 algorithm.learning_rate=5e-4 num_steps_per_env=32
+Ctrl-C (or SIGTERM) finishes the current iteration, saves it as model_<iteration>.pt and prints the command that
+resumes the run; a second Ctrl-C quits at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import os
+import shlex
+import signal
+import sys
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from genpo_rsl.compat import register, rsl_rl_major, rsl_rl_version
-from genpo_rsl.scripts.common import make_task_env, save_run, seed_everything
-from genpo_rsl.train_config import ALGOS, build_runner_cfg, task_settings
+from genpo_rsl.config import validate_genpo_algorithm
+from genpo_rsl.overrides import apply_overrides, use_override_style
+from genpo_rsl.scripts.common import (CommandExit, UsageError, add_debug_argument, add_override_arguments,
+                                      as_usage_error, make_task_env, overrides_from_args, run_command, save_run,
+                                      seed_everything)
+from genpo_rsl.train_config import ALGOS, build_runner_cfg, env_kwargs, task_settings
+
+PROG = "genpo-train"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what cluster schedulers send before killing a job
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="genpo-train", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="HalfCheetah-v5", help="gymnasium id (e.g. Hopper-v5) or toy/PointReach")
     parser.add_argument("--algo", default="genpo", choices=ALGOS, help="genpo, or ppo for rsl_rl's Gaussian PPO")
     parser.add_argument("--num-envs", type=int, default=None)
@@ -23,53 +44,137 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--wandb-project", default="genpo-rsl")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--resume", default=None, help="checkpoint to continue from")
-    return parser.parse_args(argv)
+    add_override_arguments(parser)
+    add_debug_argument(parser)
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_intermixed_args(argv)
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{name}: must be an integer >= 1, got {value!r}")
+
+
+def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict]:
+    """(settings, resolved runner config, the overrides applied), every value checked that can be before an env."""
+    flags = {}
+    if args.num_envs is not None:
+        flags["num_envs"] = args.num_envs
+    if args.max_iterations is not None:
+        flags["max_iterations"] = args.max_iterations
+    settings = task_settings(args.task, flags)
+    _check_positive_int("--num-envs", settings["num_envs"])
+    _check_positive_int("--max-iterations", settings["max_iterations"])
+    cfg = build_runner_cfg(args.algo, settings, experiment_name=f"{args.task}_{args.algo}", logger=args.logger)
+    if args.logger == "wandb":
+        cfg["logger"] = ({"class_name": "WandbLogWriter", "project_name": args.wandb_project}
+                         if rsl_rl_major() >= 4 else "wandb")
+        cfg["wandb_project"] = args.wandb_project
+    overrides = overrides_from_args(args)
+    cfg = apply_overrides(cfg, overrides)
+    for field in ("num_steps_per_env", "max_iterations", "save_interval"):
+        _check_positive_int(field, cfg[field])
+    with as_usage_error():
+        validate_genpo_algorithm(cfg["algorithm"])  # the PPO fields of either algorithm, GenPO's for GenPO
+    return settings, cfg, overrides
+
+
+def resume_command(args: argparse.Namespace, log_dir: str, checkpoint: str, remaining: int) -> str:
+    """The genpo-train command that continues this run from ``checkpoint`` for its ``remaining`` iterations."""
+    command = [PROG, "--task", args.task, "--algo", args.algo, "--seed", str(args.seed)]
+    if args.num_envs is not None:
+        command += ["--num-envs", str(args.num_envs)]
+    if args.logger != "tensorboard":
+        command += ["--logger", args.logger, "--wandb-project", args.wandb_project]
+    if args.device != "cpu":
+        command += ["--device", args.device]
+    if args.config:
+        command += ["--config", os.path.abspath(args.config)]
+    command += ["--log-dir", os.path.abspath(log_dir), "--resume", os.path.abspath(checkpoint), *args.overrides]
+    # Last, so that it wins over an earlier max_iterations in the overrides or the --config file.
+    return shlex.join([*command, f"max_iterations={remaining}"])
+
+
+@contextlib.contextmanager
+def stop_on_signals(runner) -> Iterator[list[int]]:
+    """While inside: the first SIGINT/SIGTERM asks ``runner`` to stop after the current iteration (which it saves);
+    a second one raises KeyboardInterrupt at once. Yields the list of signals received."""
+    received: list[int] = []
+
+    def handler(signum, frame):
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        runner.request_stop(signal.Signals(signum).name)
+        print(f"\n{PROG}: {signal.Signals(signum).name} received: finishing this iteration, then saving it "
+              "(Ctrl-C again quits at once, without saving)", file=sys.stderr, flush=True)
+
+    try:
+        previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    except ValueError:  # not the main thread: signals cannot be caught here
+        previous = {}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def run(argv=None) -> str:
     args = parse_args(argv)
-    overrides = {}
-    if args.num_envs is not None:
-        overrides["num_envs"] = args.num_envs
-    if args.max_iterations is not None:
-        overrides["max_iterations"] = args.max_iterations
-    settings = task_settings(args.task, overrides)
-    if settings["num_envs"] < 1 or settings["max_iterations"] < 1:
-        raise SystemExit("genpo-train: --num-envs and --max-iterations must be >= 1")
-    logger = args.logger
-    cfg = build_runner_cfg(args.algo, settings, experiment_name=f"{args.task}_{args.algo}", logger=logger)
-    if logger == "wandb":
-        cfg["logger"] = ({"class_name": "WandbLogWriter", "project_name": args.wandb_project}
-                         if rsl_rl_major() >= 4 else "wandb")
-        cfg["wandb_project"] = args.wandb_project
+    with use_override_style("genpo"):
+        return _train(args)
 
+
+def _train(args: argparse.Namespace) -> str:
+    from genpo_rsl.runner import GenPORunner, TrainingStopped
+
+    settings, cfg, overrides = resolve_config(args)
     seed_everything(args.seed)
-    env = make_task_env(args.task, settings["num_envs"], args.seed, args.device)
-    log_dir = args.log_dir or os.path.join(
-        "logs", args.task.replace("/", "_"), args.algo, time.strftime("%Y-%m-%d_%H-%M-%S") + f"_s{args.seed}"
-    )
-    save_run(log_dir, {"task": args.task, "algo": args.algo, "seed": args.seed, "settings": settings,
-                       "train_cfg": cfg, "rsl_rl_version": rsl_rl_version(), "rsl_rl_major": rsl_rl_major()})
-
-    register()
-    from genpo_rsl.runner import GenPORunner
-
-    runner = GenPORunner(env, cfg, log_dir=log_dir, device=args.device)
-    if args.resume:
-        runner.load(args.resume)
-    print(f"genpo-train: {args.algo} on {args.task}, {settings['num_envs']} envs x {settings['num_steps_per_env']} "
-          f"steps, {settings['max_iterations']} iterations, rsl-rl-lib {rsl_rl_version()}, logs in {log_dir}")
-    runner.learn(num_learning_iterations=settings["max_iterations"], init_at_random_ep_len=False)
-    final = os.path.join(log_dir, "model_final.pt")
-    runner.save(final)
-    env.close()
-    print(f"genpo-train: saved {final}")
+    with as_usage_error():
+        env = make_task_env(args.task, settings["num_envs"], args.seed, args.device, **env_kwargs(args.task, settings))
+    try:
+        log_dir = args.log_dir or os.path.join(
+            "logs", args.task.replace("/", "_"), args.algo, time.strftime("%Y-%m-%d_%H-%M-%S") + f"_s{args.seed}"
+        )
+        register()
+        with as_usage_error():  # the models' and the algorithm's own checks of every field, before any step
+            runner = GenPORunner(env, copy.deepcopy(cfg), log_dir=log_dir, device=args.device)  # 3.x pops keys
+        if args.resume:
+            runner.load(args.resume)
+        save_run(log_dir, {"task": args.task, "algo": args.algo, "seed": args.seed, "settings": settings,
+                           "overrides": overrides, "train_cfg": cfg, "rsl_rl_version": rsl_rl_version(),
+                           "rsl_rl_major": rsl_rl_major()})
+        print(f"{PROG}: {args.algo} on {args.task}, {settings['num_envs']} envs x {cfg['num_steps_per_env']} "
+              f"steps, {cfg['max_iterations']} iterations, rsl-rl-lib {rsl_rl_version()}, logs in {log_dir}"
+              + (f"\n{PROG}: overrides {' '.join(f'{k}={v!r}' for k, v in overrides.items())}" if overrides else ""),
+              flush=True)
+        try:
+            with stop_on_signals(runner) as received:
+                runner.learn(num_learning_iterations=cfg["max_iterations"], init_at_random_ep_len=False)
+        except TrainingStopped as stop:
+            code = 128 + received[0]
+            if stop.checkpoint is None:
+                raise CommandExit(code, f"{PROG}: {stop}") from None
+            raise CommandExit(code, f"{PROG}: stopped after iteration {stop.iteration} ({stop.reason}); saved "
+                                    f"{stop.checkpoint}\n{PROG}: resume with:\n  "
+                                    f"{resume_command(args, log_dir, stop.checkpoint, stop.remaining)}") from None
+        final = os.path.join(log_dir, "model_final.pt")
+        runner.save(final)
+    finally:
+        env.close()
+    print(f"{PROG}: saved {final}")
+    if received:  # the signal came during the last iteration: the run is complete and saved
+        raise CommandExit(128 + received[0], f"{PROG}: {signal.Signals(received[0]).name} received during the last "
+                                             f"iteration; the run finished and is saved: {final}")
     return final
 
 
 def main(argv=None) -> int:
-    run(argv)
-    return 0
+    return run_command(PROG, run, argv)
 
 
 if __name__ == "__main__":
