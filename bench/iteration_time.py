@@ -123,8 +123,7 @@ def plot(rows, path):
             labels.append(f"{name}\n{row['task'].split('/')[-1]} x{row['num_envs']}")
             x += 1
     ax.set_xticks(range(len(labels)), labels, fontsize=6)
-    ax.set_yscale("log")
-    ax.set_ylabel("seconds per iteration (median, log)")
+    ax.set_ylabel("seconds per iteration (median)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
