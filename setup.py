@@ -68,6 +68,7 @@ setup(
         "gymnasium[mujoco]>=1.0",
         "tensorboard",
         "numpy",
+        "pyyaml",  # genpo-train's KEY=VALUE and --config values (genpo_rsl.overrides)
     ],
     extras_require={
         "wandb": ["wandb"],

@@ -136,3 +136,23 @@ def test_run_command_one_line_exit_2_and_debug(capsys, monkeypatch):
 
     with pytest.raises(ZeroDivisionError):  # an internal error keeps its traceback
         run_command("genpo-x", bug, [])
+
+
+def test_readme_override_examples_apply(tmp_path):
+    """Every KEY=VALUE of README's genpo-train examples, and its --config example, applies to a real config."""
+    import pathlib
+    import re
+    import shlex
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    commands = [line for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+                for line in block.replace("\\\n", " ").splitlines() if line.startswith("genpo-train ")]
+    tokens = [token for line in commands for token in shlex.split(line, comments=True)
+              if "=" in token and not token.startswith(("-", "["))]  # "[KEY=VALUE ...]" is the usage line
+    assert len(tokens) >= 8, tokens
+    for major in (3, 5):
+        apply_overrides(built("genpo", major), tokens)
+        config = tmp_path / "hopper.yaml"
+        config.write_text(re.search(r"```yaml\n# hopper.yaml\n(.*?)```", readme, flags=re.S).group(1))
+        out = apply_overrides(built("genpo", major), load_config_file(config))
+        assert out["policy" if major == 3 else "actor"]["num_steps"] == 2 and out["num_steps_per_env"] == 256
