@@ -71,3 +71,25 @@ def test_bad_arguments_fail_with_one_line(trained, tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("genpo-demos: error:") and word in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_bench_demos_smoke_writes_both_studies_and_resumes(tmp_path):
+    import importlib
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+    bench = importlib.import_module("demos")
+    out = str(tmp_path / "demos")
+    first = bench.main(["--smoke", "--out", out])
+    assert first["twogoal"]["trained"] == 2 and first["mujoco"]["trained"] == 1
+    for run in first["twogoal"]["results"]:
+        assert len(run["pretrained"]["fractions"]) == 2 and 0.0 <= run["finetuned"]["expected_reward"] <= 1.0
+        assert run["probes"][-1]["iteration"] == run["iterations"] - 1
+    curve = first["mujoco"]["results"][0]
+    assert len(curve["finetune"]["return_mean"]) == len(curve["scratch"]["return_mean"]) == 2
+    for name in ("twogoal_table.md", "samples.png", "finetune_curves.png", "mujoco_table.md",
+                 "mujoco_return_vs_steps.png"):
+        assert os.path.getsize(os.path.join(out, name)) > 0, name
+    again = bench.main(["--smoke", "--out", out])  # finished runs are read back, never retrained
+    assert again["twogoal"]["trained"] == 0 and again["mujoco"]["trained"] == 0
+    assert again["twogoal"]["table"] == first["twogoal"]["table"]

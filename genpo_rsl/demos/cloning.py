@@ -255,7 +255,12 @@ def pretrain_prepared(prepared: Prepared, config: PretrainConfig | None = None, 
         history, summary = fit(runner, demos, config, prepared.seed, log)
         os.makedirs(log_dir, exist_ok=True)
         checkpoint = os.path.join(log_dir, CHECKPOINT_NAME)
-        runner.save(checkpoint, infos={PRETRAIN_KEY: summary})
+        # The env only sized the models and was never stepped: the checkpoint carries no env state to restore.
+        env_of_runner, runner.env = runner.env, None
+        try:
+            runner.save(checkpoint, infos={PRETRAIN_KEY: summary})
+        finally:
+            runner.env = env_of_runner
         save_run(log_dir, {**prepared.run, PRETRAIN_KEY: {**summary, "history": history}})
         if log is not None:
             held = summary["heldout_log_likelihood"]
