@@ -268,3 +268,47 @@ def test_init_rejects_a_checkpoint_of_another_policy_kind(tmp_path):
     with pytest.raises(CheckpointError, match="Gaussian"):
         load_actor(runner, gaussian.checkpoint)
     env.close()
+
+
+def _actor_and_critic(checkpoint: str) -> tuple[dict, dict]:
+    from genpo_rsl.checkpoint import read_checkpoint
+
+    loaded = read_checkpoint(checkpoint, map_location="cpu")
+    if "model_state_dict" in loaded:  # rsl_rl 3.x: one dict, critic keys by prefix
+        state = loaded["model_state_dict"]
+        critic = {k: v for k, v in state.items() if k.startswith(("critic.", "critic_obs_normalizer."))}
+        return {k: v for k, v in state.items() if k not in critic}, critic
+    return loaded["actor_state_dict"], loaded["critic_state_dict"]
+
+
+@pytest.mark.parametrize("algo", ["genpo", "ppo"])
+def test_genpo_train_init_fine_tunes_from_the_pretrained_actor(tmp_path, algo, capsys):
+    from genpo_rsl.scripts import train
+
+    rng = np.random.default_rng(1)
+    demos = tmp_path / "reach.npz"
+    save_demos(demos, rng.normal(size=(200, 6)), np.clip(rng.normal(size=(200, 2)), -1, 1))
+    checkpoint = pretrain("toy/PointReach", str(demos), algo=algo, log_dir=str(tmp_path / "bc"), log=None,
+                          cfg_overrides={"policy.actor_hidden_dims": [32, 32]},
+                          config=PretrainConfig(epochs=2, eval_samples=4)).checkpoint
+    # No hidden-size override here: genpo-train takes the pretrained actor's policy overrides from its run.json.
+    final = train.run(["--task", "toy/PointReach", "--algo", algo, "--init", checkpoint, "--critic-warmup", "1",
+                       "--max-iterations", "1", "--num-envs", "4", "--log-dir", str(tmp_path / "ft")])
+    pretrained_actor, pretrained_critic = _actor_and_critic(checkpoint)
+    warm_actor, warm_critic = _actor_and_critic(str(tmp_path / "ft" / "model_0.pt"))  # after the warm-up iteration
+    final_actor, _ = _actor_and_critic(final)
+    assert pretrained_actor.keys() == warm_actor.keys()
+    assert all(torch.equal(pretrained_actor[k], warm_actor[k]) for k in pretrained_actor)  # loaded, then frozen
+    assert any(not torch.equal(pretrained_critic[k], warm_critic[k]) for k in warm_critic)  # fresh, then trained
+    assert any(not torch.equal(pretrained_actor[k], final_actor[k]) for k in final_actor)  # then the actor trains
+
+    common = ["--task", "toy/PointReach", "--algo", algo, "--num-envs", "2", "--max-iterations", "1"]
+    capsys.readouterr()
+    assert train.main([*common, "--init", checkpoint, "--resume", checkpoint, "--log-dir", str(tmp_path / "x")]) == 2
+    assert "--init and --resume" in capsys.readouterr().err
+    assert train.main([*common, "--critic-warmup", "2", "--log-dir", str(tmp_path / "y")]) == 2
+    assert "--critic-warmup: needs --init" in capsys.readouterr().err
+    other = "ppo" if algo == "genpo" else "genpo"
+    assert train.main(["--task", "toy/PointReach", "--algo", other, "--num-envs", "2", "--max-iterations", "1",
+                       "--init", checkpoint, "--log-dir", str(tmp_path / "z")]) == 2
+    assert "genpo-train: error:" in capsys.readouterr().err

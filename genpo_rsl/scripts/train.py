@@ -21,6 +21,7 @@ from typing import Any
 
 from genpo_rsl.compat import register, rsl_rl_major, rsl_rl_version
 from genpo_rsl.config import validate_genpo_algorithm
+from genpo_rsl.demos.policy import init_overrides, load_actor, warm_up_critic
 from genpo_rsl.overrides import apply_overrides, use_override_style
 from genpo_rsl.scripts.common import (CommandExit, UsageError, add_debug_argument, add_override_arguments,
                                       as_usage_error, make_task_env, overrides_from_args, run_command, save_run,
@@ -44,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wandb-project", default="genpo-rsl")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--resume", default=None, help="checkpoint to continue from")
+    parser.add_argument("--init", default=None, metavar="CKPT",
+                        help="fine-tune: start from this checkpoint's actor and its observation normaliser (e.g. "
+                             "genpo-pretrain's); the critic, optimizer and iteration count start fresh")
+    parser.add_argument("--critic-warmup", type=int, default=0, metavar="N",
+                        help="with --init: first N iterations train only the critic (actor frozen), before "
+                             "--max-iterations")
     add_override_arguments(parser)
     add_debug_argument(parser)
     return parser
@@ -74,6 +81,9 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict]:
                          if rsl_rl_major() >= 4 else "wandb")
         cfg["wandb_project"] = args.wandb_project
     overrides = overrides_from_args(args)
+    if args.init or args.critic_warmup:
+        # The pretrained actor's policy settings (its run.json), then the command line's.
+        overrides = {**init_overrides(args.init, args.critic_warmup, args.resume), **overrides}
     cfg = apply_overrides(cfg, overrides)
     for field in ("num_steps_per_env", "max_iterations", "save_interval"):
         _check_positive_int(field, cfg[field])
@@ -145,15 +155,18 @@ def _train(args: argparse.Namespace) -> str:
             runner = GenPORunner(env, copy.deepcopy(cfg), log_dir=log_dir, device=args.device)  # 3.x pops keys
         if args.resume:
             runner.load(args.resume)
+        if args.init:
+            load_actor(runner, args.init)  # the pretrained actor and its normaliser; critic and optimizer stay fresh
         save_run(log_dir, {"task": args.task, "algo": args.algo, "seed": args.seed, "settings": settings,
                            "overrides": overrides, "train_cfg": cfg, "rsl_rl_version": rsl_rl_version(),
-                           "rsl_rl_major": rsl_rl_major()})
+                           "rsl_rl_major": rsl_rl_major(), "init": args.init})
         print(f"{PROG}: {args.algo} on {args.task}, {settings['num_envs']} envs x {cfg['num_steps_per_env']} "
               f"steps, {cfg['max_iterations']} iterations, rsl-rl-lib {rsl_rl_version()}, logs in {log_dir}"
               + (f"\n{PROG}: overrides {' '.join(f'{k}={v!r}' for k, v in overrides.items())}" if overrides else ""),
               flush=True)
         try:
             with stop_on_signals(runner) as received:
+                warm_up_critic(runner, args.critic_warmup)  # with --init: critic-only iterations first
                 runner.learn(num_learning_iterations=cfg["max_iterations"], init_at_random_ep_len=False)
         except TrainingStopped as stop:
             code = 128 + received[0]
