@@ -226,7 +226,13 @@ def test_pretrained_checkpoint_loads_in_play_export_and_init(tmp_path, algo, flo
     from genpo_rsl.scripts.common import make_task_env
 
     env = make_task_env("toy/PointReach", 4, 1, "cpu")
-    fresh = GenPORunner(env, run["train_cfg"], log_dir=None, device="cpu")
+    from rsl_rl.runners import OnPolicyRunner
+
+    stock = OnPolicyRunner(env, copy.deepcopy(run["train_cfg"]), log_dir=None, device="cpu")
+    stock.load(checkpoint)  # the installed rsl_rl's own runner reads it as one of its checkpoints
+    loaded_actor = stock.alg.policy.state_dict() if hasattr(stock.alg, "policy") else stock.alg.actor.state_dict()
+    assert all(torch.equal(loaded_actor[k], pretrained[k]) for k in loaded_actor if k in pretrained)
+    fresh = GenPORunner(env, copy.deepcopy(run["train_cfg"]), log_dir=None, device="cpu")
     fresh.disable_logs = True
     view = PolicyView(fresh)
     critic_before = {k: v.clone() for k, v in (view.module.state_dict() if view.v3 else
