@@ -40,6 +40,7 @@ from genpo_rsl import flow as genpo_flow
 from genpo_rsl.checkpoint import (GAUSSIAN, GENPO, CheckpointError, check_loaded_dict, genpo_stamp, inspect_checkpoint,
                                   read_checkpoint)
 from genpo_rsl.integrations import hook_disabled
+from genpo_rsl.overrides import use_override_style
 
 from mjlab.rl import MjlabOnPolicyRunner, RslRlModelCfg, RslRlOnPolicyRunnerCfg, RslRlPpoAlgorithmCfg
 
@@ -120,7 +121,7 @@ def _check_actor_cfg(cfg) -> None:
     settings.pop("class_name")
     obs = TensorDict({"actor": torch.zeros(1, 1)}, batch_size=[1])
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), use_override_style("mjlab"):
             GenPOActor(obs, {"actor": ["actor"]}, "actor", 1, **settings)
     except (ValueError, TypeError) as error:
         raise _prefixed("actor", error) from None
@@ -264,7 +265,8 @@ def check_checkpoint(runner: MjlabOnPolicyRunner, path: str, load_cfg: dict | No
     if load_cfg is not None:
         models = {name: model for name, model in models.items() if load_cfg.get(name)}
     try:
-        check_loaded_dict(loaded, path=path, strict=False, **models)
+        with use_override_style("mjlab"):  # fixes spelled as mjlab flags: --agent.actor.num-steps 5
+            check_loaded_dict(loaded, path=path, strict=False, **models)
     except CheckpointError as error:
         info, live = inspect_checkpoint(loaded, path), "actor" in models and models["actor"] is not None
         live_kind = GENPO if live and hasattr(models["actor"], "flow") else GAUSSIAN
@@ -288,8 +290,8 @@ def check_checkpoint(runner: MjlabOnPolicyRunner, path: str, load_cfg: dict | No
 def _install_checkpoint_check() -> None:
     """Wrap ``MjlabOnPolicyRunner.load`` and ``save`` (every mjlab runner inherits them or calls them through
     ``super()``): load runs :func:`check_checkpoint` first; save stamps a GenPO actor's flow settings into
-    ``infos["genpo_rsl"]`` (as GenPORunner does), since those are not weights (a coupled and a multistep flow of
-    the same sizes have the same state-dict keys) and load then compares them with the config."""
+    ``infos["genpo_rsl"]`` (as GenPORunner does): ``mix`` and the multistep coefficients are not weights, so only
+    the stamp lets load tell a run's settings from other ones in the config."""
     original_load, original_save = MjlabOnPolicyRunner.load, MjlabOnPolicyRunner.save
     if getattr(original_load, "_genpo_checked", False):
         return

@@ -52,7 +52,7 @@ def test_train_writes_a_genpo_checkpoint(cartpole_run):
     assert "flow.velocity.in_context.weight" in actor and not any(key.startswith("mlp.") for key in actor)
     assert actor["flow.times"].shape == (5,)
     stamp = checkpoint["infos"]["genpo_rsl"]["flow"]  # the flow settings that are not weights
-    assert (stamp["flow"], stamp["num_steps"], stamp["mix"]) == ("coupled", 5, 0.9)
+    assert (stamp["num_steps"], stamp["mix"]) == (5, 0.9)
     assert "env_state" in checkpoint["infos"]  # mjlab's own save still ran
     agent = yaml.unsafe_load((cartpole_run / "params" / "agent.yaml").read_text())
     assert agent["actor"]["class_name"] == "genpo_rsl.v5:GenPOActor" and agent["actor"]["flow"] == "coupled"
@@ -88,7 +88,8 @@ def test_velocity_twin_exports_genpo_policy_to_onnx(velocity_run):
     agent = yaml.unsafe_load((velocity_run / "params" / "agent.yaml").read_text())
     settings = {key: value for key, value in agent["actor"].items() if key != "class_name"}
     assert settings["flow"] == "multistep"
-    assert checkpoint["infos"]["genpo_rsl"]["flow"]["flow"] == "multistep"  # --agent.actor.flow reached the actor
+    stamp = checkpoint["infos"]["genpo_rsl"]["flow"]  # --agent.actor.flow reached the actor
+    assert "history_coef" in stamp and "mix" not in stamp
     obs_dim = checkpoint["actor_state_dict"]["flow.velocity.in_context.weight"].shape[1]
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (onnx_input,), (onnx_output,) = session.get_inputs(), session.get_outputs()

@@ -163,7 +163,10 @@ def test_genpo_checkpoint_to_the_stock_task_is_a_clear_error(cartpole_env, cartp
     make_runner(TWIN, cartpole_env).load(genpo, load_cfg={"actor": True}, strict=True)
     with pytest.raises(CheckpointError, match="num_steps") as error:
         make_runner(TWIN, cartpole_env, num_steps=3).load(genpo, load_cfg={"actor": True}, strict=True)
+    assert "--agent.actor.num-steps 5" in str(error.value)  # the fix in mjlab's flag syntax
     assert "--agent.resume" in str(error.value)  # mjlab's play takes no --agent flags: the message says so
-    # Same sizes and keys, other flow: only the stamp mjlab's save now carries tells them apart.
-    with pytest.raises(CheckpointError, match="flow='coupled' in the checkpoint vs 'multistep'"):
+    with pytest.raises(CheckpointError, match="coupled flow, but the policy config asks for flow='multistep'"):
         make_runner(TWIN, cartpole_env, flow="multistep").load(genpo, load_cfg={"actor": True})
+    # mix is not a weight: only the stamp the wrapped save writes tells a mix=0.5 config from the run's 0.9.
+    with pytest.raises(CheckpointError, match="mix=0.9 in the checkpoint vs 0.5 in the config"):
+        make_runner(TWIN, cartpole_env, mix=0.5).load(genpo, load_cfg={"actor": True})
