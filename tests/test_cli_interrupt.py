@@ -4,6 +4,8 @@ bit for bit (toy env, CPU: its state is in the checkpoint). A second signal quit
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shlex
@@ -14,7 +16,7 @@ import time
 
 import torch
 
-ITERATIONS = 30
+ITERATIONS = 40
 # Tiny networks, short rollouts: each iteration takes a fraction of a second, so the signal lands mid-run.
 ARGS = ["--task", "toy/PointReach", "--num-envs", "8", "--max-iterations", str(ITERATIONS), "--seed", "3",
         "policy.hidden_dims=[16,16]", "policy.num_steps=2", "policy.time_embed_dim=8", "policy.time_hidden_dims=[8]",
@@ -24,7 +26,12 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([*TRAIN, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    proc = subprocess.Popen([*TRAIN, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    # A one-page pipe: the child blocks on its log output a few iterations after the last line read here, so it
+    # cannot run to the end of training while this process waits for the CPU (the log is ~1.5 KB per iteration).
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)
+    return proc
 
 
 def read_until(proc: subprocess.Popen, pattern: str, timeout: float = 300.0) -> str:
