@@ -22,7 +22,7 @@ pip_quiet() {  # pip's output goes to $log; shown only when it fails
 }
 
 # find_spec, not import: importing mjlab alone takes ~15 s of CPU.
-if ! "$venv/bin/python" -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('mjlab', 'pytest', 'onnxruntime')))" >/dev/null 2>&1; then
+if ! "$venv/bin/python" -I -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('mjlab', 'pytest', 'onnxruntime')))" >/dev/null 2>&1; then
     [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
     : >"$log"
     pip_quiet "torch==2.13.0"
@@ -30,7 +30,8 @@ if ! "$venv/bin/python" -c "import importlib.util as u, sys; sys.exit(not all(u.
 fi
 # This checkout, editable, with its entry points (re-done when the venv points at another checkout or an older
 # setup.py without the mjlab.tasks entry).
-if ! "$venv/bin/python" - "$root" >/dev/null 2>&1 <<'EOF'
+# -I: not from the current directory, whose genpo_rsl and genpo_rsl.egg-info (the main venv's) would pass the check.
+if ! "$venv/bin/python" -I - "$root" >/dev/null 2>&1 <<'EOF'
 import importlib.metadata as metadata, importlib.util, os, sys
 spec = importlib.util.find_spec("genpo_rsl")
 assert os.path.dirname(os.path.dirname(os.path.abspath(spec.origin))) == sys.argv[1]
