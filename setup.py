@@ -76,6 +76,9 @@ setup(
         "video": ["imageio", "imageio-ffmpeg"],
         "test": ["pytest", "onnx", "onnxscript>=0.5", "onnxruntime", "matplotlib", "imageio", "imageio-ffmpeg"],
         "bench": ["matplotlib"],
+        # Genesis declares no torch dependency, so the CPU torch pin stays; its mujoco 4 is why it has its own venv
+        # (tools/test_genesis.sh). imageio for genpo-play --video of the Go2 task.
+        "genesis": ["genesis-world==1.4.5", "imageio", "imageio-ffmpeg"],
     },
     entry_points={
         "console_scripts": [

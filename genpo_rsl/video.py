@@ -1,4 +1,5 @@
-"""Offscreen video of one policy rollout (``genpo-play --video out.mp4``) for gymnasium MuJoCo tasks.
+"""Offscreen video of one policy rollout (``genpo-play --video out.mp4``) for gymnasium MuJoCo tasks and the Genesis
+Go2 task (any env whose ``render()`` returns an RGB frame; Genesis renders with its own rasteriser over EGL).
 
 Rendering needs no display: MuJoCo draws into an offscreen buffer through EGL. On a machine without a GPU, Mesa's
 software EGL (llvmpipe) does it; on Debian/Ubuntu it comes from ``apt-get install -y --no-install-recommends
@@ -55,7 +56,7 @@ def record_video(runner: Any, env: Any, path: str | os.PathLike, deterministic: 
                           "pip install 'genpo-rsl[video]' (or pip install imageio imageio-ffmpeg)") from None
     if not callable(getattr(env, "render", None)):
         raise TypeError(f"record_video: {type(env).__name__} cannot render frames; --video works for gymnasium "
-                        "MuJoCo tasks (GymnasiumVecEnv created with render_mode='rgb_array')")
+                        "MuJoCo tasks (GymnasiumVecEnv created with render_mode='rgb_array') and genesis/Go2 tasks")
     backend = ensure_offscreen_gl()
     path = os.path.abspath(os.fspath(path))
     if max_steps is None:

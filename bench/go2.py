@@ -1,0 +1,208 @@
+"""GenPO vs Gaussian PPO on a legged robot: Unitree Go2 velocity tracking in Genesis, on the CPU.
+
+Both algorithms get the settings of genpo_rsl.train_config for ``genesis/Go2-Velocity-Flat`` (Genesis' example's
+PPO settings: 1024 envs x 24 steps, 512-256-128 ELU, lr 1e-3 adaptive, entropy 0.01); the only difference is the
+policy (GenPO: the package's default flow). One torch thread per process, the same seeds, equal env steps. Training
+starts with rsl_rl's ``init_at_random_ep_len`` (as the Genesis example does) so episode ends are spread out.
+
+Per (algo, seed) run we keep, per iteration: the mean return and length of the episodes finished in it and their
+``tracking_lin_vel`` reward (episode sum / 20 s: 1.0 is perfect tracking for a full episode, the example's and
+IsaacLab's normalisation). Headline numbers: the tracking reward and episode length of the training episodes
+finished in the last 10 % of iterations, and a deterministic evaluation (one episode per env from a reset).
+
+    python bench/go2.py                      # 2 algos x 3 seeds x 100 iterations (needs the genesis extra)
+    python bench/go2.py --seeds 0 --iterations 30
+    python bench/go2.py --report-only        # tables and plots from the finished runs
+    python bench/go2.py --smoke              # 32 envs x 2 iterations, short episodes; run by tests/genesis
+
+Each run writes OUT/runs/go2__<algo>__seed<s>__it<n>.json when it finishes; rerunning the same command reads
+finished runs back, and an unfinished run continues from its checkpoint (<run>.json.partial.pt, every 10
+iterations; the robots restart from a reset there, the policy, optimizer and records continue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from common_plots import fmt, markdown_table, mean_std, plot_band, pyplot
+from harness import add_study_arguments, run_cached, run_study, save_json, strip_runtime, train_and_record
+
+TASK = "genesis/Go2-Velocity-Flat"
+ALGOS = ("ppo", "genpo")
+COLORS = {"ppo": "C0", "genpo": "C1"}
+LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO"}
+TRACKING = "tracking_lin_vel"
+
+
+def _spread_start_runner():
+    """GenPORunner whose first ``learn`` call spreads the episode ends (init_at_random_ep_len), like the example.
+
+    The study trains in checkpointed chunks; only the first chunk of a process randomises, later chunks continue.
+    """
+    from genpo_rsl.runner import GenPORunner
+
+    class SpreadStartRunner(GenPORunner):
+        def learn(self, num_learning_iterations, init_at_random_ep_len=False):
+            first = not getattr(self, "_spread_done", False)
+            self._spread_done = True
+            return super().learn(num_learning_iterations, init_at_random_ep_len=init_at_random_ep_len or first)
+
+    return SpreadStartRunner
+
+
+def _collect_episodes(record: dict, runner) -> None:
+    """on_record hook: the lengths and tracking rewards of the episodes finished since the last record."""
+    env = runner.env
+    seen = getattr(env, "_go2_seen", 0)
+    lengths = list(env.episode_lengths[seen:])
+    tracking = list(env.episode_reward_terms[TRACKING][seen:])
+    env._go2_seen = len(env.episode_lengths)
+    record.update(new_lengths=lengths, new_tracking=tracking,
+                  length_mean=float(np.mean(lengths)) if lengths else float("nan"),
+                  tracking_mean=float(np.mean(tracking)) if tracking else float("nan"))
+    print(f"go2: {type(runner.alg).__name__} iteration {record['iteration']}: {record['wall_s']:.1f} s, "
+          f"{len(lengths)} episodes, length {record['length_mean']:.0f}, return {record['return_mean']:.3f}, "
+          f"tracking {record['tracking_mean']:.3f}", flush=True)
+
+
+def run_one(job: dict) -> dict:
+    def compute() -> dict:
+        from genpo_rsl.runner import evaluate
+
+        result = train_and_record(TASK, job["algo"], job["seed"], overrides=job["overrides"],
+                                  iterations=job["iterations"], threads=1, env_kwargs=job["env_kwargs"],
+                                  on_record=_collect_episodes, runner_class=_spread_start_runner(),
+                                  resume_path=partial_path, checkpoint_every=job["checkpoint_every"])
+        env, records = result["env"], result["records"]
+        episode_returns = list(env.episode_returns)
+        eval_from = len(env.episode_lengths)
+        start = time.perf_counter()
+        evaluation = evaluate(result["runner"], env.num_envs, deterministic=True)
+        eval_s = time.perf_counter() - start
+        eval_tracking = env.episode_reward_terms[TRACKING][eval_from:]
+        env.close()
+        tail = records[len(records) - max(1, len(records) // 10):]
+        tail_tracking = [v for r in tail for v in r["new_tracking"]]
+        tail_lengths = [v for r in tail for v in r["new_lengths"]]
+        out = strip_runtime(result)
+        out["records"] = [{k: r[k] for k in ("iteration", "env_steps", "elapsed_s", "wall_s", "update_s", "env_s",
+                                             "episodes", "return_mean", "length_mean", "tracking_mean")}
+                          | {"kl": r["losses"].get("kl"), "learning_rate": r["learning_rate"]} for r in records]
+        out.update(episode_returns=episode_returns,
+                   eval={"return_mean": evaluation["mean"], "return_std": evaluation["std"],
+                         "length_mean": float(np.mean(evaluation["lengths"])),
+                         "tracking_mean": float(np.mean(eval_tracking)) if eval_tracking else float("nan"),
+                         "episodes": evaluation["num_episodes"]},
+                   eval_s=eval_s, train_s=float(records[-1]["elapsed_s"]), iterations=len(records),
+                   tail_tracking=float(np.mean(tail_tracking)) if tail_tracking else float("nan"),
+                   tail_length=float(np.mean(tail_lengths)) if tail_lengths else float("nan"))
+        return out
+
+    partial_path = job["path"] + ".partial.pt"
+    result, _ = run_cached(job["path"], compute)
+    if os.path.isfile(partial_path):
+        os.remove(partial_path)
+    return result
+
+
+def _series(run: dict, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(env steps, wall s, per-iteration value carried forward over iterations where no episode finished)."""
+    records = run["records"]
+    values = np.array([r[key] for r in records], dtype=float)
+    for i in range(1, len(values)):
+        if np.isnan(values[i]):
+            values[i] = values[i - 1]
+    return (np.array([r["env_steps"] for r in records], dtype=float),
+            np.array([r["elapsed_s"] for r in records], dtype=float), values)
+
+
+def report(results: list[dict], out: str) -> str:
+    plt = pyplot()
+    by_algo = {a: [r for r in results if r["algo"] == a] for a in ALGOS}
+    metrics = [("return_mean", "mean episode return"), ("length_mean", "mean episode length (steps)"),
+               ("tracking_mean", "tracking_lin_vel (per episode)")]
+    fig, axes = plt.subplots(len(metrics), 2, figsize=(10, 3.0 * len(metrics)), squeeze=False)
+    for row, (key, label) in enumerate(metrics):
+        for algo, runs in by_algo.items():
+            if not runs:
+                continue
+            data = [_series(r, key) for r in runs]
+            name = f"{LABELS[algo]} ({len(runs)} seeds)"
+            plot_band(axes[row][0], [d[0] for d in data], [d[2] for d in data], name, COLORS[algo])
+            plot_band(axes[row][1], [d[1] for d in data], [d[2] for d in data], name, COLORS[algo])
+        for col, xlabel in enumerate(("env steps", "training wall time (s, one thread)")):
+            axes[row][col].set_xlabel(xlabel)
+            axes[row][col].set_ylabel(label)
+            axes[row][col].grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{TASK}: mean +- std over seeds (episodes finished in each iteration)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "curves.png"), dpi=110)
+    plt.close(fig)
+
+    rows = []
+    for algo, runs in by_algo.items():
+        if not runs:
+            continue
+        hours = sum(r["train_s"] + r["eval_s"] for r in runs) / 3600
+        per_iter = mean_std([np.mean([x["wall_s"] for x in r["records"]]) for r in runs])[0]
+        rows.append([LABELS[algo], len(runs), f"{runs[0]['records'][-1]['env_steps']:,}",
+                     fmt([r["tail_tracking"] for r in runs], 3), fmt([r["tail_length"] for r in runs], 0),
+                     fmt([r["eval"]["tracking_mean"] for r in runs], 3), fmt([r["eval"]["length_mean"] for r in runs], 0),
+                     fmt([r["eval"]["return_mean"] for r in runs], 2), f"{per_iter:.1f}", f"{hours:.2f}"])
+    return markdown_table(["policy", "seeds", "env steps", "tracking (train, last 10%)", "ep. length (train)",
+                           "tracking (eval)", "ep. length (eval)", "return (eval)", "s / iteration",
+                           "core-hours"], rows)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--num-envs", type=int, default=None, help="default: the task's (1024)")
+    add_study_arguments(parser, "bench/results/go2", "32 envs x 2 iterations x 1 seed, 2 s episodes")
+    # One process by default: each Genesis process start costs about 90 CPU-seconds of kernel loading.
+    parser.set_defaults(jobs=1)
+    args = parser.parse_args(argv)
+
+    seeds, iterations, overrides, env_kwargs, every = args.seeds, args.iterations, {}, {}, 10
+    if args.num_envs:
+        overrides["num_envs"] = args.num_envs
+    if args.smoke:
+        seeds, iterations, every = [0], 2, 1
+        overrides, env_kwargs = {"num_envs": 32, "num_steps_per_env": 8}, {"episode_length_s": 0.1}
+    jobs = []
+    for seed in seeds:  # seed-major: a study cut short has both algorithms at the same seeds
+        for algo in ALGOS:
+            tag = "smoke" if args.smoke else f"it{iterations}" + (f"_n{args.num_envs}" if args.num_envs else "")
+            jobs.append({"algo": algo, "seed": seed, "iterations": iterations, "overrides": overrides,
+                         "env_kwargs": env_kwargs, "checkpoint_every": every,
+                         "path": os.path.join(args.out, "runs", f"go2__{algo}__seed{seed}__{tag}.json")})
+    # Genesis is initialised once per process: with --jobs 1 the runs go one after another in this process;
+    # --jobs > 1 spawns worker processes, each paying Genesis' start-up.
+    jobs, results, trained = run_study(run_one, jobs, 1 if args.smoke else args.jobs, args.report_only)
+    os.makedirs(args.out, exist_ok=True)
+    table = report(results, args.out) if results else "(no finished runs)"
+    hours = sum(r["train_s"] + r["eval_s"] for r in results) / 3600
+    cost = f"compute: {hours:.2f} core-hours in {len(results)} runs (training plus evaluation, one thread per run)"
+    print(table)
+    print(cost)
+    save_json({"task": TASK, "table": table, "cost": cost, "machine": platform.platform(), "cpu_count": os.cpu_count(),
+               "date": time.strftime("%Y-%m-%d"),
+               "runs": [{k: r[k] for k in ("algo", "seed", "iterations", "eval", "tail_tracking", "tail_length",
+                                           "train_s", "eval_s")} for r in results]},
+              os.path.join(args.out, "summary.json"))
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(table + "\n\n" + cost + "\n")
+    print(f"{trained} run(s) trained, {len(jobs) - trained} read back; wrote {args.out}/summary.json, table.md, "
+          "curves.png")
+    return {"results": results, "trained": trained, "table": table}
+
+
+if __name__ == "__main__":
+    main()
