@@ -176,3 +176,19 @@ def test_console_scripts_print_usage_and_reject_flags_with_exit_2():
     proc = subprocess.run([sys.executable, "-m", "genpo_rsl.scripts.play", "--checkpoint", "/no/such.pt"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr == "genpo-play: error: --checkpoint: no file at '/no/such.pt'\n"
+
+
+def test_play_and_export_a_mujoco_run_with_reward_normalisation(tmp_path, capsys):
+    """A MuJoCo run trains with normalised rewards and saves the normaliser in its env state: play and export must
+    rebuild the env with the same reward settings from run.json; play with no mode flag is deterministic."""
+    final = quiet_train(["--task", "HalfCheetah-v5", "--num-envs", "2", "--max-iterations", "1",
+                         "--log-dir", str(tmp_path / "cheetah"), "num_steps_per_env=8", "policy.hidden_dims=[16,16]",
+                         "policy.time_embed_dim=8", "policy.time_hidden_dims=[8]"])
+    assert json.loads((tmp_path / "cheetah" / "run.json").read_text())["settings"]["normalize_reward"]
+    capsys.readouterr()
+    default = play.run(["--checkpoint", final, "--episodes", "1"])
+    assert "(deterministic)" in capsys.readouterr().out
+    assert default["returns"] == play.run(["--checkpoint", final, "--episodes", "1", "--deterministic"])["returns"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        report = export.run(["--checkpoint", final, "--format", "jit", "--output", str(tmp_path / "policy.pt")])
+    assert os.path.isfile(tmp_path / "policy.pt") and report is not None

@@ -181,9 +181,21 @@ def load_run(checkpoint: str) -> dict[str, Any]:
     return run
 
 
+def run_env_kwargs(run: dict[str, Any]) -> dict[str, Any]:
+    """The env arguments a run's settings imply (reward normalisation of MuJoCo runs), so that the env state a
+    genpo-train checkpoint carries fits the env it is loaded into. Runs from before those settings imply none."""
+    from genpo_rsl.train_config import env_kwargs
+
+    settings = run.get("settings") or {}
+    implied = {"normalize_reward": settings.get("normalize_reward", False), "clip_reward": settings.get("clip_reward"),
+               "ppo": {"gamma": (settings.get("ppo") or {}).get("gamma", 0.99)}}
+    return env_kwargs(run["task"], implied)
+
+
 def load_runner(checkpoint: str, num_envs: int = 1, seed: int = 0, device: str = "cpu", quiet: bool = False,
                 **env_kwargs: Any):
-    """A GenPORunner for a genpo-train run: the env and config from its run.json, ``checkpoint`` loaded.
+    """A GenPORunner for a genpo-train run: the env (with the reward settings it trained with) and config from its
+    run.json, ``checkpoint`` loaded; ``env_kwargs`` add to (or replace) the run's env arguments.
 
     The saved config is in the world that trained it; it is rebuilt for the installed world, so that the
     checkpoint loader, not the config, reports a cross-version mismatch (naming the version that wrote it).
@@ -206,7 +218,7 @@ def load_runner(checkpoint: str, num_envs: int = 1, seed: int = 0, device: str =
             cfg = apply_overrides(build_runner_cfg(run["algo"], run["settings"],
                                                    experiment_name=run["train_cfg"].get("experiment_name", "genpo")),
                                   run.get("overrides", {}))
-        env = make_task_env(run["task"], num_envs, seed, device, **env_kwargs)
+        env = make_task_env(run["task"], num_envs, seed, device, **{**run_env_kwargs(run), **env_kwargs})
     register()
     from genpo_rsl.runner import GenPORunner
 

@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from genpo_rsl.scripts.common import (UsageError, add_debug_argument, load_run, load_runner, run_command,
+from genpo_rsl.scripts.common import (UsageError, add_debug_argument, load_runner, run_command,
                                       seed_everything)
 
 PROG = "genpo-demos"
@@ -37,18 +37,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def recorded_env_kwargs(checkpoint: str) -> dict:
-    """The env arguments the run's settings imply (reward normalisation of MuJoCo runs), so that the env state a
-    genpo-train checkpoint carries fits the env it is loaded into. Demos record the raw actions either way."""
-    from genpo_rsl.train_config import env_kwargs
-
-    run = load_run(checkpoint)
-    settings = run.get("settings") or {}
-    implied = {"normalize_reward": settings.get("normalize_reward", False), "clip_reward": settings.get("clip_reward"),
-               "ppo": {"gamma": (settings.get("ppo") or {}).get("gamma", 0.99)}}
-    return env_kwargs(run["task"], implied)
-
-
 def run(argv=None) -> dict:
     from genpo_rsl.demos.data import save_demos
     from genpo_rsl.demos.record import record_episodes
@@ -62,7 +50,7 @@ def run(argv=None) -> dict:
         raise UsageError(f"--out: must end in .npz, got {args.out!r}")
     seed_everything(args.seed)
     runner, env, run_info = load_runner(args.checkpoint, args.num_envs or min(args.episodes, 8), args.seed,
-                                        args.device, quiet=True, **recorded_env_kwargs(args.checkpoint))
+                                        args.device, quiet=True)
     try:
         arrays = record_episodes(runner, args.episodes, deterministic=not args.stochastic)
     finally:
