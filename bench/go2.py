@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 
 import numpy as np
@@ -67,7 +68,7 @@ def _collect_episodes(record: dict, runner) -> None:
                   tracking_mean=float(np.mean(tracking)) if tracking else float("nan"))
     print(f"go2: {type(runner.alg).__name__} iteration {record['iteration']}: {record['wall_s']:.1f} s, "
           f"{len(lengths)} episodes, length {record['length_mean']:.0f}, return {record['return_mean']:.3f}, "
-          f"tracking {record['tracking_mean']:.3f}", flush=True)
+          f"tracking {record['tracking_mean']:.3f}", file=sys.stderr, flush=True)  # stdout is captured while learning
 
 
 def run_one(job: dict) -> dict:
