@@ -85,6 +85,8 @@ setup(
             "genpo-train=genpo_rsl.scripts.train:main",
             "genpo-play=genpo_rsl.scripts.play:main",
             "genpo-export=genpo_rsl.scripts.export:main",
+            "genpo-pretrain=genpo_rsl.scripts.pretrain:main",
+            "genpo-demos=genpo_rsl.scripts.demos:main",
         ],
         # IsaacLab 3.x imports every module of this group at start-up.
         "isaaclab.tasks": ["genpo_rsl = isaaclab_tasks_ext.tasks"],
