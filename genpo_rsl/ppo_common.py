@@ -51,6 +51,25 @@ def observation_size(obs, groups: list[str], owner: str) -> int:
     return sum(obs[group].shape[-1] for group in groups)
 
 
+class RolloutSpreadMixin:
+    """What both worlds' actors log as the action std: the spread of the actions the env received over the last
+    rollout, not the base-noise scale sigma (that is ``flow.noise_scale``, logged as Loss/noise_scale)."""
+
+    #: (A,) std of the executed actions over the last rollout, set by GenPO.update (``record_rollout_spread``).
+    rollout_action_std: torch.Tensor | None = None
+
+    def record_rollout_spread(self, dummy_actions: torch.Tensor) -> None:
+        """Keep the std over the rollout (T, N, 2A dummy actions) of the executed actions, per action dimension."""
+        executed = self.flow.executed_action(dummy_actions.detach()).reshape(-1, self.action_dim)
+        self.rollout_action_std = executed.std(0) if executed.shape[0] > 1 else torch.zeros_like(executed[0])
+
+    def rollout_spread(self) -> torch.Tensor:
+        """``rollout_action_std``, NaN before the first update."""
+        if self.rollout_action_std is None:
+            return self.flow.noise_scale.new_full((self.action_dim,), float("nan")).detach()
+        return self.rollout_action_std
+
+
 class GenPOMixin:
     """GenPO's additions to a PPO class; call ``_take_genpo_cfg`` before ``PPO.__init__``."""
 

@@ -28,7 +28,7 @@ from ..checkpoint import check_state_dict
 from ..config import FLOW_DEFAULTS, check_unknown_keys, validate_flow_cfg
 from ..export import DeterministicFlowPolicy
 from ..flow import ExactFlow, make_flow
-from ..ppo_common import observation_size
+from ..ppo_common import RolloutSpreadMixin, observation_size
 
 # rsl_rl ActorCritic keys that describe a Gaussian policy: rejected with a pointer to GenPO's counterpart instead
 # of rsl_rl's print-and-ignore (IsaacLab's RslRlPpoActorCriticCfg always emits them).
@@ -62,7 +62,7 @@ class FlowActor(DeterministicFlowPolicy):
         return 1
 
 
-class GenPOActorCritic(ActorCritic):
+class GenPOActorCritic(RolloutSpreadMixin, ActorCritic):
     """rsl_rl 3.x actor-critic whose policy is a GenPO flow (``flow``: "coupled" | "multistep") over the doubled action.
 
     Args:
@@ -75,9 +75,6 @@ class GenPOActorCritic(ActorCritic):
     """
 
     is_recurrent: bool = False
-    #: Per action dimension, the std of the executed actions (what the env received) over the last rollout; set by
-    #: GenPO.update (``record_rollout_spread``). None before the first update.
-    rollout_action_std: torch.Tensor | None = None
 
     def __init__(
         self,
@@ -159,14 +156,7 @@ class GenPOActorCritic(ActorCritic):
         """The spread of the executed actions over the last rollout, (A,) (rsl_rl 3.x logs its mean as
         Policy/mean_noise_std, "Mean action noise std"); NaN before the first update. The base-noise scale sigma is
         ``flow.noise_scale`` (logged as Loss/noise_scale)."""
-        if self.rollout_action_std is None:
-            return self.flow.noise_scale.new_full((self.action_dim,), float("nan")).detach()
-        return self.rollout_action_std
-
-    def record_rollout_spread(self, dummy_actions: torch.Tensor) -> None:
-        """Keep the std over the rollout (T, N, 2A dummy actions) of the executed actions, per action dimension."""
-        executed = self.flow.executed_action(dummy_actions.detach()).reshape(-1, self.action_dim)
-        self.rollout_action_std = executed.std(0) if executed.shape[0] > 1 else torch.zeros_like(executed[0])
+        return self.rollout_spread()
 
     @property
     def entropy(self) -> torch.Tensor:

@@ -16,11 +16,11 @@ from rsl_rl.modules import EmpiricalNormalization
 
 from ..config import FLOW_DEFAULTS, check_unknown_keys, validate_flow_cfg
 from ..flow import make_flow
-from ..ppo_common import observation_size
+from ..ppo_common import RolloutSpreadMixin, observation_size
 from ..export import flow_policy
 
 
-class GenPOActor(nn.Module):
+class GenPOActor(RolloutSpreadMixin, nn.Module):
     """Actor whose policy is an exact flow (``flow``: "coupled" | "multistep"); its stochastic output is the 2A
     dummy action.
 
@@ -31,9 +31,6 @@ class GenPOActor(nn.Module):
     """
 
     is_recurrent: bool = False
-    #: Per action dimension, the std of the executed actions (what the env received) over the last rollout; set by
-    #: GenPO.update (``record_rollout_spread``). None before the first update.
-    rollout_action_std: torch.Tensor | None = None
 
     def __init__(
         self,
@@ -99,14 +96,7 @@ class GenPOActor(nn.Module):
     def output_std(self) -> torch.Tensor:
         """The spread of the executed actions over the last rollout, (A,) (rsl_rl logs its mean as Policy/mean_std and
         "Mean action std"); NaN before the first update. The base-noise scale sigma is logged as Loss/noise_scale."""
-        if self.rollout_action_std is None:
-            return self.flow.noise_scale.new_full((self.action_dim,), float("nan")).detach()
-        return self.rollout_action_std
-
-    def record_rollout_spread(self, dummy_actions: torch.Tensor) -> None:
-        """Keep the std over the rollout (T, N, 2A dummy actions) of the executed actions, per action dimension."""
-        executed = self.flow.executed_action(dummy_actions.detach()).reshape(-1, self.action_dim)
-        self.rollout_action_std = executed.std(0) if executed.shape[0] > 1 else torch.zeros_like(executed[0])
+        return self.rollout_spread()
 
     @property
     def output_mean(self) -> torch.Tensor:
