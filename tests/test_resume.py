@@ -129,14 +129,15 @@ def test_weights_only_load_keeps_the_current_run(tmp_path):
 
 
 def test_gymnasium_env_resumes_with_rng_but_without_env_state(tmp_path):
-    """A gymnasium env has no state_dict: the checkpoint records none and the resumed run keeps the new env's."""
+    """A gymnasium env saves only its reward-normaliser statistics (none here: no normalisation), not the simulation:
+    the checkpoint records that empty state and the resumed run continues from the new env's episodes."""
     settings = {**SETTINGS, "num_envs": 2}
     env = GymnasiumVecEnv("Pendulum-v1", num_envs=2, seed=0)
     runner = make_runner(env, tmp_path, settings)
     runner.learn(1)
     path = str(tmp_path / "model_0.pt")
     infos = torch.load(path, weights_only=False)["infos"]
-    assert infos["genpo_rsl_resume"]["env"] is None
+    assert infos["genpo_rsl_resume"]["env"] == {"class": "GymnasiumVecEnv", "num_envs": 2, "state": {}}
     seed_everything(5)
     fresh_env = GymnasiumVecEnv("Pendulum-v1", num_envs=2, seed=3)
     fresh = make_runner(fresh_env, tmp_path / "fresh", settings)
