@@ -22,7 +22,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                       help="zero base noise: the default, as for export")
     mode.add_argument("--stochastic", action="store_true", help="sample the base noise, as in training")
     parser.set_defaults(stochastic=False)  # both flags share the dest: without this the first one's default wins
-    parser.add_argument("--video", default=None, help="write an mp4 of one rollout of env 0 (gymnasium MuJoCo and Genesis tasks)")
+    parser.add_argument("--video", default=None,
+                        help="write an mp4 of one rollout of env 0 (gymnasium MuJoCo and Genesis tasks)")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--device", default="cpu")
     add_debug_argument(parser)
