@@ -5,7 +5,8 @@ comparison is fair by construction. Algorithms ("--algos"):
   * ppo              rsl_rl's Gaussian PPO;
   * genpo            GenPO with the coupled flow (the paper's);
   * genpo_multistep  GenPO with the multistep flow (policy field flow="multistep");
-  * genpo_learned_sigma  coupled GenPO with a learned state-independent noise scale (noise_scale="learned").
+  * genpo_learned_sigma  coupled GenPO with a learned state-independent noise scale (noise_scale="learned");
+  * genpo_state_sigma    coupled GenPO with a state-dependent noise scale (noise_scale="state").
 Per (task, algo, seed) run we keep:
   * the learning curve: mean return of the last num_envs finished training episodes, vs env steps and vs wall time;
   * "eval": the mean undiscounted return of --eval-episodes deterministic episodes after training
@@ -16,14 +17,16 @@ Per (task, algo, seed) run we keep:
     python bench/returns.py --jobs 2                 # 3 tasks x 3 algos x 3 seeds at 1M env steps
     python bench/returns.py --tasks Hopper-v5 --seeds 0 --env-steps 200000 --algos ppo genpo
     python bench/returns.py --report-only            # tables and plots from the finished runs
-    python bench/returns.py --smoke                  # seconds; exercised by the test suite
+    python bench/returns.py --smoke --out /tmp/r     # seconds; exercised by the test suite
 
 Runs start in order: every PPO run first, then coupled GenPO, then the multistep flow, then any --variants (on
 --variants-on); within an algorithm seed-major, so a study cut short has whole seeds. Each run is its own process
 (one torch thread), so a run reads the package's code as it is when the run starts. A finished run is written to
 OUT/runs/<task>__<algo>__seed<s>__it<n>.json atomically and read back on a rerun; an unfinished run keeps a checkpoint
 (<run>.json.partial.pt, every 25 iterations: weights, optimiser, RNG, the reward normaliser's statistics, records) and
-continues from there. An interrupted study therefore resumes by running the same command again. A run that fails is
+continues from there. An interrupted study therefore resumes by running the same command again. OUT defaults to
+docs/results/returns, so finished runs are committed with the report and a study spread over several machines
+(sessions) keeps them; the checkpoints are git-ignored. A run that fails is
 reported and skipped (the next command retries it). The report (summary.json, table.md, plots) is rewritten in
 --report-dir after every finished run.
 """
@@ -49,11 +52,12 @@ ALGOS: dict[str, tuple[str, dict]] = {
     "genpo": ("genpo", {"flow": "coupled"}),
     "genpo_multistep": ("genpo", {"flow": "multistep"}),
     "genpo_learned_sigma": ("genpo", {"flow": "coupled", "noise_scale": "learned"}),
+    "genpo_state_sigma": ("genpo", {"flow": "coupled", "noise_scale": "state"}),
 }
 DEFAULT_ALGOS = ["ppo", "genpo", "genpo_multistep"]
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (coupled)", "genpo_multistep": "GenPO (multistep)",
-          "genpo_learned_sigma": "GenPO (learned sigma)"}
-COLORS = {"ppo": "C0", "genpo": "C1", "genpo_multistep": "C2", "genpo_learned_sigma": "C3"}
+          "genpo_learned_sigma": "GenPO (learned sigma)", "genpo_state_sigma": "GenPO (state sigma)"}
+COLORS = {"ppo": "C0", "genpo": "C1", "genpo_multistep": "C2", "genpo_learned_sigma": "C3", "genpo_state_sigma": "C4"}
 # CleanRL ppo_continuous_action at 1M env steps (v4 tasks, 3 seeds, training episodic return), the issue's target.
 CLEANRL_1M = {"HalfCheetah-v5": 1442.64, "Hopper-v5": 2382.86, "Walker2d-v5": 2287.95, "Humanoid-v5": 716.11}
 
@@ -272,7 +276,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--retries", type=int, default=3,
                         help="rounds of retrying failed runs (e.g. code mid-edit when a run started), after the queue")
     parser.add_argument("--retry-wait", type=float, default=600.0, help="seconds before each retry round")
-    add_study_arguments(parser, "bench/results/returns", "1 task x every available algo x 1 seed x 2 iterations")
+    add_study_arguments(parser, "docs/results/returns", "1 task x every available algo x 1 seed x 2 iterations")
     args = parser.parse_args(argv)
     from genpo_rsl.train_config import task_settings
 

@@ -24,7 +24,9 @@ FLOW_DEFAULTS: dict[str, Any] = {
     "velocity_coef": 1.0,  # multistep only: c > 0 in c dt v (authors' configs: 1.0; their page writes 1 + b)
     "time_embed_dim": 32,  # sinusoidal time-embedding size (paper: 32; 16 for Quadcopter)
     "time_hidden_dims": [64, 64],  # MLP on the time embedding (released code: [256, 256])
-    "noise_scale": "fixed",  # "fixed": base N(0, I) (paper); "learned": state-independent sigma, exact entropy
+    # "fixed": base N(0, I) (paper); "learned": state-independent sigma, exact entropy; "state": log sigma(s)
+    # linear in the observation, exact per-state entropy.
+    "noise_scale": "fixed",
     "init_noise_scale": 1.0,
 }
 
@@ -42,7 +44,7 @@ GENPO_ALGORITHM_DEFAULTS: dict[str, Any] = {
     # Entropy used for the bonus (entropy_coef) and the log:
     #   "closed_form": the exact entropy of the doubled action, H(base) + 2AN log p. With noise_scale="fixed"
     #       it is a constant, so the bonus has no gradient (honest: a fixed N(0, I) base has no entropy to
-    #       raise); with noise_scale="learned" its gradient raises sigma.
+    #       raise); with noise_scale="learned" or "state" its gradient raises sigma.
     #   "stored_samples": the released code's -mean log pi(stored samples). That is a cross-entropy, not the
     #       current policy's entropy; its expected gradient is zero at the rollout policy and, once the policy
     #       moves, it pushes away from the rollout policy (it grows the KL).

@@ -70,15 +70,17 @@ def adapt_learning_rate(learning_rate: float, kl: float, desired_kl: float,
     return learning_rate
 
 
-def entropy_bonus_term(flow: CoupledFlow, new_log_prob: torch.Tensor, entropy_term: str) -> torch.Tensor:
-    """The entropy the bonus maximises (a scalar); see ``genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS``."""
+def entropy_bonus_term(flow: CoupledFlow, context: torch.Tensor, new_log_prob: torch.Tensor,
+                       entropy_term: str) -> torch.Tensor:
+    """The entropy the bonus maximises (a scalar, the mean over the minibatch's states); see
+    ``genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS``."""
     if entropy_term == "stored_samples":
         return -new_log_prob.mean()
-    return flow.entropy()
+    return flow.entropy() if not flow.state_dependent_noise else flow.entropy(context).mean()
 
 
 @torch.no_grad()
 def roundtrip_error(flow: CoupledFlow, context: torch.Tensor) -> float:
     """max |f^-1(f(e)) - e| over fresh noise for these contexts: the flow's numerical health."""
-    noise = flow.sample_noise(context.shape[0], context.device)
+    noise = flow.sample_noise(context.shape[0], context.device, context)
     return (flow.inverse(context, flow(context, noise)) - noise).abs().max().item()

@@ -125,7 +125,7 @@ class GenPOMixin:
 
         surrogate, clip_fraction = objective.clipped_surrogate(new_log_prob, old_log_prob, advantages, self.clip_param)
         value = objective.value_loss(values, old_values, returns, self.clip_param, self.use_clipped_value_loss)
-        entropy = objective.entropy_bonus_term(flow, new_log_prob, self.entropy_term)
+        entropy = objective.entropy_bonus_term(flow, context, new_log_prob, self.entropy_term)
         loss = surrogate + self.value_loss_coef * value - self.entropy_coef * entropy
         if flow.needs_compression and self.compression_coef > 0.0:
             # Fresh reparameterised samples: the gradient flows through the whole flow. On a random subset of the
@@ -167,15 +167,17 @@ class GenPOMixin:
         """``flow.sample(context)``; compiled, the noise is still drawn eagerly (the same random stream)."""
         if self._compiled_flow is None:
             return flow.sample(context)
-        noise = flow.sample_noise(context.shape[0], context.device)
-        return self._compiled_flow["forward"](context, noise), flow.base_log_prob(noise) - flow.log_abs_det_jacobian
+        noise = flow.sample_noise(context.shape[0], context.device, context)
+        log_prob = flow.base_log_prob(noise, context) - flow.log_abs_det_jacobian
+        return self._compiled_flow["forward"](context, noise), log_prob
 
     def _finish_update(self, totals: dict[str, float], flow: CoupledFlow, context: torch.Tensor) -> dict[str, float]:
         """Mean losses over the update plus the flow's health, measured on ``context`` (a slice of the rollout)."""
         num_updates = self.num_learning_epochs * self.num_mini_batches
         losses = {key: val / num_updates for key, val in totals.items()}
         losses["roundtrip_error"] = self._check_roundtrip(flow, context)
-        losses["noise_scale"] = flow.noise_scale.mean().item()
+        with torch.no_grad():  # a state-dependent scale: its mean over these states
+            losses["noise_scale"] = flow.log_scale(context).exp().mean().item()
         losses["gap_abs"] = losses["compression"] if self.compression_form == "l2" else losses["compression"] ** 0.5
         return losses
 

@@ -42,13 +42,15 @@ register()
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def make_policy(obs_dim: int, action_dim: int, policy_cfg: dict, seed: int = 0) -> torch.nn.Module:
+def make_policy(obs_dim: int, action_dim: int, policy_cfg: dict, seed: int = 0,
+                noise_scale: str = "learned") -> torch.nn.Module:
     """The installed world's GenPO policy with a paper task's network, trained-looking normaliser statistics and a
-    learned, non-uniform noise scale (so that the stochastic export must apply it)."""
+    learned, non-uniform noise scale (so that the stochastic export must apply it); ``noise_scale="state"``: one
+    that depends on the observation."""
     torch.manual_seed(seed)
     obs = TensorDict({"policy": torch.zeros(2, obs_dim)}, batch_size=[2])
     flow_cfg = {k: v for k, v in policy_cfg.items() if k in FLOW_DEFAULTS}
-    flow_cfg["noise_scale"] = "learned"
+    flow_cfg["noise_scale"] = noise_scale
     activation = policy_cfg.get("activation", "elu")
     if MAJOR >= 4:
         from genpo_rsl.v5 import GenPOActor
@@ -67,7 +69,11 @@ def make_policy(obs_dim: int, action_dim: int, policy_cfg: dict, seed: int = 0) 
     normalizer.train()
     normalizer.update(torch.randn(512, obs_dim) * 3.0 + 1.0)
     with torch.no_grad():
-        policy.flow.log_noise_scale.copy_(torch.randn(2 * action_dim) * 0.3 - 0.5)
+        if noise_scale == "state":
+            policy.flow.noise_scale_head.weight.copy_(torch.randn(2 * action_dim, obs_dim) * 0.05)
+            policy.flow.noise_scale_head.bias.copy_(torch.randn(2 * action_dim) * 0.3 - 0.5)
+        else:
+            policy.flow.log_noise_scale.copy_(torch.randn(2 * action_dim) * 0.3 - 0.5)
     return policy.eval()
 
 
@@ -115,18 +121,23 @@ def _short(task_id: str) -> str:
 # class and its normaliser. The 5.x world checks all eight sizes; each 3.x world checks Anymal-D's (a dynamo ONNX
 # export takes seconds, and CI runs every world).
 PARITY_TASKS = sorted(PAPER_TASK_DIMS) if MAJOR >= 4 else ["Isaac-Velocity-Flat-Anymal-D-v0"]
-# (task, flow): the coupled flow at every parity size, the multistep flow at Anymal-D's in every world.
-PARITY_CASES = [(task, "coupled") for task in PARITY_TASKS] + [("Isaac-Velocity-Flat-Anymal-D-v0", "multistep")]
+# (task, flow, noise scale): the coupled flow at every parity size, the multistep flow and the state-dependent noise
+# scale at Anymal-D's in every world.
+PARITY_CASES = ([(task, "coupled", "learned") for task in PARITY_TASKS]
+                + [("Isaac-Velocity-Flat-Anymal-D-v0", "multistep", "learned"),
+                   ("Isaac-Velocity-Flat-Anymal-D-v0", "coupled", "state")])
 
 
-@pytest.fixture(scope="module", params=PARITY_CASES, ids=lambda case: f"{_short(case[0])}-{case[1]}")
+@pytest.fixture(scope="module", params=PARITY_CASES,
+                ids=lambda case: f"{_short(case[0])}-{case[1]}" + ("-state" if case[2] == "state" else ""))
 def paper_export(request, tmp_path_factory):
     """A paper task's GenPO policy (coupled or multistep flow), exported once per mode and format."""
-    task, flow = request.param
+    task, flow, noise_scale = request.param
     obs_dim, action_dim = PAPER_TASK_DIMS[task]
-    policy = make_policy(obs_dim, action_dim, {**tuned_overrides(task)["policy"], "flow": flow})
-    assert policy.flow.kind == flow
-    folder = tmp_path_factory.mktemp(f"{_short(task)}-{flow}")
+    policy = make_policy(obs_dim, action_dim, {**tuned_overrides(task)["policy"], "flow": flow},
+                         noise_scale=noise_scale)
+    assert policy.flow.kind == flow and policy.flow.noise_scale_mode == noise_scale
+    folder = tmp_path_factory.mktemp(f"{_short(task)}-{flow}-{noise_scale}")
     files = {}
     for stochastic in (False, True):
         module = export_module(policy, "onnx", stochastic)

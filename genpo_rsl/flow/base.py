@@ -18,7 +18,11 @@ import torch.nn as nn
 
 from .networks import VelocityNet, make_activation
 
-NOISE_SCALE_MODES = ("fixed", "learned")
+NOISE_SCALE_MODES = ("fixed", "learned", "state")
+# noise_scale="state" clamps log sigma(s) here: the density stays exact (sigma is any function of s) and a far-off
+# observation cannot make the base degenerate (sigma -> 0) or explode.
+STATE_LOG_SCALE_MIN = -5.0
+STATE_LOG_SCALE_MAX = 2.0
 
 
 def time_grid(num_steps: int, dtype: torch.dtype) -> torch.Tensor:
@@ -37,9 +41,11 @@ class ExactFlow(nn.Module):
         activation: activation name (see ``ACTIVATIONS``).
         time_embed_dim: size of the sinusoidal time embedding (and of the time MLP's output).
         time_hidden_dims: hidden sizes of the MLP applied to the time embedding.
-        noise_scale: "fixed" (base N(0, I), the paper's) or "learned" (base N(0, diag(sigma^2)) with a learnable,
-            state-independent sigma in R^(2A), so the policy's entropy has a true, closed-form gradient).
-        init_noise_scale: initial sigma.
+        noise_scale: "fixed" (base N(0, I), the paper's), "learned" (base N(0, diag(sigma^2)) with a learnable,
+            state-independent sigma in R^(2A), so the policy's entropy has a true, closed-form gradient) or "state"
+            (log sigma(s) = W s + b, a linear head on the context: the flow can be precise in some states and
+            explore in others; the base density, hence log pi, stays closed form, the entropy is per state).
+        init_noise_scale: initial sigma (for "state": at W = 0, where the head starts).
     """
 
     #: The ``flow`` config name of the subclass ("coupled" | "multistep").
@@ -87,8 +93,16 @@ class ExactFlow(nn.Module):
         )
         self.register_buffer("times", time_grid(self.num_steps, torch.get_default_dtype()))
         log_scale = torch.full((2 * self.action_dim,), math.log(init_noise_scale))
+        self.noise_scale_head: nn.Linear | None = None
+        self.log_scale_min, self.log_scale_max = STATE_LOG_SCALE_MIN, STATE_LOG_SCALE_MAX  # TorchScript reads these
         if noise_scale == "learned":
             self.log_noise_scale = nn.Parameter(log_scale)
+        elif noise_scale == "state":
+            # Starts state-independent at init_noise_scale; PPO's gradients then make it depend on the state.
+            self.noise_scale_head = nn.Linear(self.context_dim, 2 * self.action_dim)
+            with torch.no_grad():
+                self.noise_scale_head.weight.zero_()
+                self.noise_scale_head.bias.copy_(log_scale)
         else:
             self.register_buffer("log_noise_scale", log_scale)
         self.noise_scale_mode = noise_scale
@@ -114,13 +128,33 @@ class ExactFlow(nn.Module):
         raise NotImplementedError
 
     @property
-    def noise_scale(self) -> torch.Tensor:
-        return self.log_noise_scale.exp()
+    def state_dependent_noise(self) -> bool:
+        return self.noise_scale_head is not None
 
-    def entropy(self) -> torch.Tensor:
-        """Exact differential entropy of the dummy action (any state): H(base) + log|det J|, a scalar."""
-        base = self.log_noise_scale.sum() + self.action_dim * (1.0 + math.log(2.0 * math.pi))
-        return base + self.log_abs_det_jacobian
+    def log_scale(self, context: torch.Tensor | None = None) -> torch.Tensor:
+        """log sigma of the base: (2A,) for a state-independent base, (B, 2A) for noise_scale="state"."""
+        if self.noise_scale_head is None:
+            return self.log_noise_scale
+        if context is None:
+            raise ValueError("noise_scale='state': the base-noise scale depends on the observation; pass the context")
+        return self.noise_scale_head(context).clamp(self.log_scale_min, self.log_scale_max)
+
+    @property
+    def noise_scale(self) -> torch.Tensor:
+        """sigma (2A,); for noise_scale="state" the scale at a zero (normalised: the mean) context."""
+        if self.noise_scale_head is None:
+            return self.log_noise_scale.exp()
+        return self.noise_scale_head.bias.clamp(self.log_scale_min, self.log_scale_max).exp()
+
+    def entropy(self, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Exact differential entropy of the dummy action: H(base) + log|det J|.
+
+        A scalar without ``context`` (state-independent bases only); (B,) with it.
+        """
+        log_scale = self.log_scale(context)
+        base = log_scale.sum(-1) + self.action_dim * (1.0 + math.log(2.0 * math.pi))
+        entropy = base + self.log_abs_det_jacobian
+        return entropy if context is None or entropy.dim() else entropy.expand(context.shape[0])
 
     def settings(self) -> dict:
         """The settings a state dict does not carry as weights (stamped into checkpoints and compared on load)."""
@@ -140,31 +174,34 @@ class ExactFlow(nn.Module):
         raise NotImplementedError
 
     # ---------------------------------------------------------------- densities and sampling
-    def base_log_prob(self, noise: torch.Tensor) -> torch.Tensor:
-        """log N(noise; 0, diag(sigma^2)) summed over the 2A dimensions, shape (B,)."""
-        z = noise * torch.exp(-self.log_noise_scale)
-        return -0.5 * z.pow(2).sum(-1) - self.log_noise_scale.sum() - self.action_dim * math.log(2.0 * math.pi)
+    def base_log_prob(self, noise: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """log N(noise; 0, diag(sigma^2)) summed over the 2A dimensions, shape (B,) (``context``: for "state")."""
+        log_scale = self.log_scale(context)
+        z = noise * torch.exp(-log_scale)
+        return -0.5 * z.pow(2).sum(-1) - log_scale.sum(-1) - self.action_dim * math.log(2.0 * math.pi)
 
     def log_prob(self, context: torch.Tensor, dummy: torch.Tensor) -> torch.Tensor:
         """Exact log-density of dummy actions, shape (B,): log N(f^-1(dummy)) - log|det J|."""
-        return self.base_log_prob(self.inverse(context, dummy)) - self.log_abs_det_jacobian
+        return self.base_log_prob(self.inverse(context, dummy), context) - self.log_abs_det_jacobian
 
-    def sample_noise(self, batch_size: int, device: torch.device | str | None = None) -> torch.Tensor:
+    def sample_noise(self, batch_size: int, device: torch.device | str | None = None,
+                     context: torch.Tensor | None = None) -> torch.Tensor:
+        """Base noise (B, 2A) ~ N(0, diag(sigma^2)); ``context`` (B, C) is needed for noise_scale="state"."""
         device = self.times.device if device is None else device
-        noise = torch.randn(batch_size, 2 * self.action_dim, device=device, dtype=self.log_noise_scale.dtype)
-        return noise * self.noise_scale.to(device)
+        noise = torch.randn(batch_size, 2 * self.action_dim, device=device, dtype=self.times.dtype)
+        return noise * self.log_scale(context).exp().to(device)
 
     def sample(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw dummy actions (B, 2A) and their exact log-probabilities (B,); the noise is known, so no inverse."""
-        noise = self.sample_noise(context.shape[0], context.device)
-        return self.forward(context, noise), self.base_log_prob(noise) - self.log_abs_det_jacobian
+        noise = self.sample_noise(context.shape[0], context.device, context)
+        return self.forward(context, noise), self.base_log_prob(noise, context) - self.log_abs_det_jacobian
 
     def act(self, context: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """The environment action (B, A) (see :meth:`executed_action`); deterministic means zero base noise."""
         if deterministic:
             noise = context.new_zeros(context.shape[0], 2 * self.action_dim)
         else:
-            noise = self.sample_noise(context.shape[0], context.device)
+            noise = self.sample_noise(context.shape[0], context.device, context)
         return self.executed_action(self.forward(context, noise))
 
     def _check_shapes(self, context: torch.Tensor, points: torch.Tensor, name: str) -> None:

@@ -67,7 +67,8 @@ _HELP = {
     "velocity_coef": "c > 0, the multistep flow's velocity scale (c dt v).",
     "time_embed_dim": "Size of the sinusoidal time embedding.",
     "time_hidden_dims": "Hidden sizes of the MLP on the time embedding.",
-    "noise_scale": "Base noise: 'fixed' N(0, I) (the paper) or 'learned' (a state-independent learned scale).",
+    "noise_scale": ("Base noise: 'fixed' N(0, I) (the paper), 'learned' (a state-independent learned scale) or "
+                    "'state' (log scale linear in the observation)."),
     "init_noise_scale": "Initial base-noise scale (the constant scale when noise_scale is 'fixed').",
     "compression_coef": "nu, the weight of the compression loss that keeps the two action halves together.",
     "compression_form": "'l2': ||x - y|| (the released code), 'squared': ||x - y||^2 (the paper).",

@@ -160,9 +160,10 @@ class GenPOActorCritic(RolloutSpreadMixin, ActorCritic):
 
     @property
     def entropy(self) -> torch.Tensor:
-        """Exact entropy of the doubled action, the same for every state, (B,)."""
-        batch = 1 if self._context is None else self._context.shape[0]
-        return self.flow.entropy().expand(batch)
+        """Exact entropy of the doubled action, (B,) (the same for every state unless noise_scale="state")."""
+        if self._context is None:
+            return self.flow.entropy().expand(1)
+        return self.flow.entropy(self._context)
 
     def get_hidden_states(self):
         return None, None

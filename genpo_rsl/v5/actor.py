@@ -89,8 +89,9 @@ class GenPOActor(RolloutSpreadMixin, nn.Module):
 
     @property
     def output_entropy(self) -> torch.Tensor:
-        batch = 1 if self._context is None else self._context.shape[0]
-        return self.flow.entropy().expand(batch)
+        if self._context is None:
+            return self.flow.entropy().expand(1)
+        return self.flow.entropy(self._context)
 
     @property
     def output_std(self) -> torch.Tensor:

@@ -1,0 +1,128 @@
+"""noise_scale="state": a base N(0, diag(sigma(s)^2)) with log sigma(s) linear in the context, for both flows.
+
+The flow maps are unchanged, so log pi must stay exact (autograd-Jacobian oracle, normalisation for A = 1), the
+entropy is the closed form per state, PPO's gradients reach the head, and the runner trains and reloads with it.
+Export parity of such a policy is in test_export.py (PARITY_CASES).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+
+import pytest
+import torch
+
+from genpo_rsl.flow import make_flow
+from genpo_rsl.flow.base import STATE_LOG_SCALE_MAX, STATE_LOG_SCALE_MIN
+
+FLOW_KINDS = ["coupled", "multistep"]
+
+
+def state_flow(kind: str, action_dim: int, context_dim: int, dtype=torch.float64, seed: int = 0):
+    torch.manual_seed(seed)
+    flow = make_flow(action_dim, context_dim, kind, hidden_dims=[32, 32], noise_scale="state",
+                     init_noise_scale=0.7).to(dtype)
+    with torch.no_grad():  # a head that really depends on the state, and a velocity that really moves points
+        flow.noise_scale_head.weight.copy_(torch.randn_like(flow.noise_scale_head.weight) * 0.4)
+        for p in flow.velocity.parameters():
+            p.mul_(2.0)
+    return flow
+
+
+def oracle_log_prob(flow, context, dummy):
+    """log N(f^-1(a); 0, sigma(s)^2) + log|det d f^-1 / d a|, the Jacobian built by autograd, per sample."""
+    out = []
+    for c, a in zip(context, dummy):
+        jac = torch.autograd.functional.jacobian(lambda z: flow.inverse(c[None], z[None])[0], a)
+        noise = flow.inverse(c[None], a[None])[0]
+        log_scale = flow.noise_scale_head(c).clamp(STATE_LOG_SCALE_MIN, STATE_LOG_SCALE_MAX)
+        base = torch.distributions.Normal(torch.zeros_like(noise), log_scale.exp()).log_prob(noise).sum()
+        out.append(base + torch.linalg.slogdet(jac)[1])
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("kind", FLOW_KINDS)
+def test_log_prob_matches_oracle_and_differs_per_state(kind):
+    flow = state_flow(kind, 3, 4)
+    context = torch.randn(5, 4, dtype=torch.float64)
+    dummy, sampled_log_prob = flow.sample(context)
+    oracle = oracle_log_prob(flow, context, dummy)
+    assert torch.allclose(flow.log_prob(context, dummy), oracle, atol=1e-6, rtol=0)
+    assert torch.allclose(sampled_log_prob, oracle, atol=1e-6, rtol=0)
+    scales = flow.log_scale(context)
+    assert scales.shape == (5, 6) and scales.std(0).min() > 0.01  # the scale depends on the state
+
+
+@pytest.mark.parametrize("kind", FLOW_KINDS)
+def test_density_integrates_to_one_for_a1(kind):
+    flow = state_flow(kind, 1, 2)
+    context = torch.tensor([[0.8, -1.1]], dtype=torch.float64)
+    samples = flow(context.expand(20000, 2), flow.sample_noise(20000, context=context.expand(20000, 2)))
+    lo, hi = samples.min(0).values - 1.0, samples.max(0).values + 1.0
+    gx = torch.linspace(lo[0].item(), hi[0].item(), 500, dtype=torch.float64)
+    gy = torch.linspace(lo[1].item(), hi[1].item(), 500, dtype=torch.float64)
+    grid = torch.cartesian_prod(gx, gy)
+    with torch.no_grad():
+        density = flow.log_prob(context.expand(grid.shape[0], 2), grid).exp()
+    total = (density.sum() * (gx[1] - gx[0]) * (gy[1] - gy[0])).item()
+    assert abs(total - 1.0) < 0.01, total
+
+
+@pytest.mark.parametrize("kind", FLOW_KINDS)
+def test_entropy_is_closed_form_per_state_and_trains_the_head(kind):
+    flow = state_flow(kind, 2, 3)
+    context = torch.randn(4, 3, dtype=torch.float64)
+    entropy = flow.entropy(context)
+    assert entropy.shape == (4,) and entropy.std() > 1e-3
+    # Monte Carlo: -E log pi over the policy's own samples, per state.
+    with torch.no_grad():
+        for i in range(4):
+            ctx = context[i:i + 1].expand(20000, 3)
+            _, log_prob = flow.sample(ctx)
+            assert -log_prob.mean().item() == pytest.approx(entropy[i].item(), abs=0.05)
+    entropy.mean().backward()
+    assert flow.noise_scale_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="noise_scale='state'.*context"):
+        flow.entropy()  # no state, no entropy: said, not a wrong number
+
+
+def test_starts_state_independent_at_init_noise_scale():
+    flow = make_flow(2, 3, "coupled", noise_scale="state", init_noise_scale=0.5)
+    log_scale = flow.log_scale(torch.randn(7, 3))
+    assert torch.allclose(log_scale, torch.full((7, 4), math.log(0.5)))
+    assert torch.allclose(flow.noise_scale, torch.full((4,), 0.5))
+
+
+def test_runner_trains_saves_and_reloads_with_state_noise(tmp_path):
+    """The installed rsl_rl world's runner: GenPO with noise_scale=state trains, the head moves, a reload is equal,
+    and the checkpoint loaded into a fixed-noise policy is a clear error."""
+    from genpo_rsl.runner import GenPORunner
+    from genpo_rsl.scripts.common import make_task_env
+    from genpo_rsl.train_config import build_runner_cfg, task_settings
+
+    def runner(noise_scale):
+        torch.manual_seed(0)
+        env = make_task_env("toy/PointReach", 8, 0, "cpu")
+        settings = task_settings("toy/PointReach", {"num_envs": 8, "num_steps_per_env": 8,
+                                                    "flow": {"noise_scale": noise_scale}})
+        with contextlib.redirect_stdout(io.StringIO()):
+            return GenPORunner(env, build_runner_cfg("genpo", settings), log_dir=str(tmp_path), device="cpu")
+
+    trained = runner("state")
+    flow = trained.alg.policy.flow if hasattr(trained.alg, "policy") else trained.alg.actor.flow
+    before = flow.noise_scale_head.weight.detach().clone()
+    with contextlib.redirect_stdout(io.StringIO()):
+        trained.learn(2)
+    assert not torch.equal(before, flow.noise_scale_head.weight)
+    path = tmp_path / "model_state.pt"
+    trained.save(str(path))
+    reloaded = runner("state")
+    reloaded.load(str(path))
+    reflow = reloaded.alg.policy.flow if hasattr(reloaded.alg, "policy") else reloaded.alg.actor.flow
+    assert torch.equal(reflow.noise_scale_head.weight, flow.noise_scale_head.weight)
+    with pytest.raises(Exception, match="noise_scale"):
+        runner("fixed").load(str(path))
+    for r in (trained, reloaded):
+        r.env.close()
