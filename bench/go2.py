@@ -13,11 +13,13 @@ finished in the last 10 % of iterations, and a deterministic evaluation (one epi
     python bench/go2.py                      # 2 algos x 3 seeds x 100 iterations (needs the genesis extra)
     python bench/go2.py --seeds 0 --iterations 30
     python bench/go2.py --report-only        # tables and plots from the finished runs
-    python bench/go2.py --smoke              # 32 envs x 2 iterations, short episodes; run by tests/genesis
+    python bench/go2.py --smoke --out /tmp/g  # 32 envs x 2 iterations, short episodes; run by tests/genesis
 
 Each run writes OUT/runs/go2__<algo>__seed<s>__it<n>.json when it finishes; rerunning the same command reads
 finished runs back, and an unfinished run continues from its checkpoint (<run>.json.partial.pt, every 10
-iterations; the robots restart from a reset there, the policy, optimizer and records continue).
+iterations; the robots restart from a reset there, the policy, optimizer and records continue). OUT defaults to
+docs/results/go2, so finished runs are committed with the report (checkpoints are git-ignored) and a study spread
+over several sessions keeps them.
 """
 
 from __future__ import annotations
@@ -166,7 +168,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--num-envs", type=int, default=None, help="default: the task's (1024)")
-    add_study_arguments(parser, "bench/results/go2", "32 envs x 2 iterations x 1 seed, 2 s episodes")
+    add_study_arguments(parser, "docs/results/go2", "32 envs x 2 iterations x 1 seed, 2 s episodes")
     # One process by default: each Genesis process start costs about 90 CPU-seconds of kernel loading.
     parser.set_defaults(jobs=1)
     args = parser.parse_args(argv)
