@@ -298,10 +298,11 @@ def mujoco_report(results: list[dict], out: str) -> str:
                      if r["pretrained"].get("heldout_log_likelihood") is not None else "-",
                      fmt(r["finetune"]["final_eval"], 0), fmt(r["scratch"]["final_eval"], 0),
                      target_steps if target_steps is not None else "not reached", r["scratch"]["env_steps"][-1],
+                     f"{target_steps / r['scratch']['env_steps'][-1]:.0%}" if target_steps is not None else "-",
                      f"{scratch_final:.0f}"])
     table = markdown_table(["task", "seed", "expert return (demos)", "BC held-out log-lik", "BC+fine-tune final",
                             "scratch final", "fine-tune steps to scratch's final train return", "scratch steps",
-                            "scratch eval mean"], rows)
+                            "share of scratch's steps (goal <= 50%)", "scratch eval mean"], rows)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for i, r in enumerate(results):

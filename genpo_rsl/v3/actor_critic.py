@@ -33,9 +33,10 @@ from ..ppo_common import RolloutSpreadMixin, observation_size
 # rsl_rl ActorCritic keys that describe a Gaussian policy: rejected with a pointer to GenPO's counterpart instead
 # of rsl_rl's print-and-ignore (IsaacLab's RslRlPpoActorCriticCfg always emits them).
 GAUSSIAN_POLICY_KEYS = {
-    "init_noise_std": "GenPO's base-noise scale is init_noise_scale (learned only with noise_scale='learned')",
-    "noise_std_type": "GenPO has no Gaussian std; its base-noise scale is set by noise_scale ('fixed' | 'learned')",
-    "state_dependent_std": "GenPO's base-noise scale is state-independent (noise_scale='learned' learns it)",
+    "init_noise_std": "GenPO's base-noise scale is init_noise_scale (learned with noise_scale='learned' or 'state')",
+    "noise_std_type": "GenPO has no Gaussian std; its base-noise scale is set by noise_scale ('fixed' | 'learned' | "
+                      "'state')",
+    "state_dependent_std": "GenPO's base-noise scale depends on the state with noise_scale='state'",
 }
 POLICY_KEYS = {"actor_hidden_dims", "critic_hidden_dims", "activation", "actor_obs_normalization",
                "critic_obs_normalization"}
