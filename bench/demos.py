@@ -107,11 +107,11 @@ def measure(runner, count: int) -> dict:
 
 
 def pretrain_cached(out: str, task: str, algo: str, seed: int, demos: str, config_kwargs: dict,
-                    overrides: dict | None = None) -> dict:
-    """Pretrain once per (algo, seed); the result JSON and checkpoint stay under OUT/pretrain/."""
+                    overrides: dict | None = None, tag: str = "") -> dict:
+    """Pretrain once per (algo, policy variant ``tag``, seed); the result JSON and checkpoint stay under OUT/pretrain/."""
     from genpo_rsl.demos import PretrainConfig, pretrain
 
-    log_dir = os.path.join(out, "pretrain", f"{algo}__seed{seed}")
+    log_dir = os.path.join(out, "pretrain", f"{algo}{tag}__seed{seed}")
 
     def compute() -> dict:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -256,13 +256,17 @@ def mujoco_job(job: dict) -> dict:
             demos_cli.run(["--checkpoint", expert, "--episodes", str(job["demo_episodes"]), "--out", demos])
     with np.load(demos) as archive:
         expert_returns = archive["episode_returns"].tolist()
-    pre = pretrain_cached(base, task, "genpo", seed, demos, job["pretrain"], env_over)
+    # A policy variant (--policy-fields) gets its own pretraining and fine-tuning; the expert, the demos and the
+    # from-scratch baseline (the package's default GenPO) are shared.
+    fields, tag = job.get("policy_fields", {}), policy_tag(job.get("policy_fields", {}))
+    variant_over = {**env_over, "flow": {**env_over.get("flow", {}), **fields}} if fields else env_over
+    pre = pretrain_cached(base, task, "genpo", seed, demos, job["pretrain"], variant_over, tag)
 
-    def curve(runner_class, name: str) -> dict:
+    def curve(runner_class, name: str, overrides: dict) -> dict:
         def compute() -> dict:
             from harness import evaluate_policy
 
-            result = train_and_record(task, "genpo", seed, overrides=env_over, iterations=job["iterations"], threads=1,
+            result = train_and_record(task, "genpo", seed, overrides=overrides, iterations=job["iterations"], threads=1,
                                       runner_class=runner_class,
                                       resume_path=os.path.join(base, f"{name}_partial.pt"))
             evaluation = evaluate_policy(result["runner"], job["eval_episodes"])
@@ -273,12 +277,42 @@ def mujoco_job(job: dict) -> dict:
 
         return run_cached(os.path.join(base, f"{name}.json"), compute)[0]
 
-    finetuned = curve(init_runner_class(pre["checkpoint"], job["critic_warmup"]), "finetune")
-    scratch = curve(None, "scratch")
-    result = {"task": task, "seed": seed, "expert_returns": expert_returns, "pretrained": pre,
+    finetuned = curve(init_runner_class(pre["checkpoint"], job["critic_warmup"]), f"finetune{tag}", variant_over)
+    scratch = curve(None, "scratch", env_over)
+    result = {"task": task, "seed": seed, "policy_fields": fields, "expert_returns": expert_returns, "pretrained": pre,
               "finetune": finetuned, "scratch": scratch}
     save_json(result, job["path"])
     return result
+
+
+def policy_tag(fields: dict) -> str:
+    """'' for the default policy, else e.g. '_noise_scale-learned' (file names of a variant's pieces)."""
+    return "".join(f"_{k}-{v}" for k, v in sorted(fields.items()))
+
+
+def parse_fields(items: list[str]) -> dict:
+    import yaml
+
+    fields = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--policy-fields: expected KEY=VALUE (e.g. noise_scale=learned), got {item!r}")
+        fields[key] = yaml.safe_load(value)
+    return fields
+
+
+def finished_mujoco_runs(folder: str, task: str, iterations: int) -> list[dict]:
+    """Every finished run of ``task`` at ``iterations`` in ``folder``, of any seed and policy variant, so one
+    report shows the default policy next to the variants run by other commands."""
+    import glob
+    import json
+
+    runs = []
+    for path in sorted(glob.glob(os.path.join(folder, f"{task.replace('/', '_')}__seed*__it{iterations}.json"))):
+        with open(path) as f:
+            runs.append(json.load(f))
+    return sorted(runs, key=lambda r: (r["seed"], policy_tag(r.get("policy_fields", {}))))
 
 
 def steps_to_reach(curve: dict, target: float) -> int | None:
@@ -294,13 +328,14 @@ def mujoco_report(results: list[dict], out: str) -> str:
     for r in results:
         scratch_final = float(np.mean(r["scratch"]["final_eval"]))
         target_steps = steps_to_reach(r["finetune"], np.nanmean(r["scratch"]["return_mean"][-5:]))
-        rows.append([r["task"], r["seed"], fmt(r["expert_returns"], 0), f"{r['pretrained']['heldout_log_likelihood']:.2f}"
+        rows.append([r["task"], r["seed"], policy_tag(r.get("policy_fields", {})).lstrip("_") or "default",
+                     fmt(r["expert_returns"], 0), f"{r['pretrained']['heldout_log_likelihood']:.2f}"
                      if r["pretrained"].get("heldout_log_likelihood") is not None else "-",
                      fmt(r["finetune"]["final_eval"], 0), fmt(r["scratch"]["final_eval"], 0),
                      target_steps if target_steps is not None else "not reached", r["scratch"]["env_steps"][-1],
                      f"{target_steps / r['scratch']['env_steps'][-1]:.0%}" if target_steps is not None else "-",
                      f"{scratch_final:.0f}"])
-    table = markdown_table(["task", "seed", "expert return (demos)", "BC held-out log-lik", "BC+fine-tune final",
+    table = markdown_table(["task", "seed", "fine-tuned policy", "expert return (demos)", "BC held-out log-lik", "BC+fine-tune final",
                             "scratch final", "fine-tune steps to scratch's final train return", "scratch steps",
                             "share of scratch's steps (goal <= 50%)", "scratch eval mean"], rows)
     plt = pyplot()
@@ -331,6 +366,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--task", default="Hopper-v5", help="mujoco: the task")
     parser.add_argument("--expert-iterations", type=int, default=300, help="mujoco: PPO iterations of the expert")
     parser.add_argument("--demo-episodes", type=int, default=20, help="mujoco: expert episodes recorded")
+    parser.add_argument("--policy-fields", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="mujoco: policy fields of the pretrained and fine-tuned GenPO (e.g. noise_scale=learned "
+                             "flow=multistep); the from-scratch baseline stays the default GenPO")
     add_study_arguments(parser, "bench/results/demos", "both studies at a few iterations, seconds")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -374,10 +412,12 @@ def main(argv=None) -> dict:
              "demo_episodes": 2 if args.smoke else args.demo_episodes,
              "pretrain": {"epochs": 1, "eval_samples": 8} if args.smoke else {"epochs": 30},
              "critic_warmup": 1 if args.smoke else args.critic_warmup, "eval_episodes": 1 if args.smoke else 10,
-             "extra_overrides": extra,
-             "path": os.path.join(args.out, "mujoco", f"{args.task.replace('/', '_')}__seed{s}__it{iterations}.json")}
+             "extra_overrides": extra, "policy_fields": parse_fields(args.policy_fields),
+             "path": os.path.join(args.out, "mujoco", f"{args.task.replace('/', '_')}__seed{s}"
+                                  f"{policy_tag(parse_fields(args.policy_fields))}__it{iterations}.json")}
             for s in ([0] if args.smoke else args.seeds)]
     jobs, results, trained = run_study(mujoco_job, jobs, 1 if args.smoke else args.jobs, args.report_only)
+    results = finished_mujoco_runs(os.path.join(args.out, "mujoco"), args.task, iterations) or results
     table = mujoco_report(results, args.out)
     print(table)
     save_json({"study": "mujoco", "table": table, "runs": results}, os.path.join(args.out, "mujoco_summary.json"))

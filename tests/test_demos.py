@@ -36,6 +36,19 @@ def test_recorded_episodes_are_the_policys_rollouts(trained, tmp_path):
     assert not [name for name in os.listdir(tmp_path) if name != "demos.npz"]  # no temp file left
 
 
+def test_recorded_returns_are_raw_where_training_rewards_are_normalised(tmp_path):
+    """MuJoCo tasks train on normalised, clipped rewards; the demo file's episode returns are the raw scores that
+    genpo-play reports for the same rollouts (and not the normalised sums, which are ~100x smaller)."""
+    checkpoint = train.run(["--task", "Hopper-v5", "--algo", "ppo", "--num-envs", "2", "--max-iterations", "1",
+                            "--log-dir", str(tmp_path / "run")])
+    common = ["--checkpoint", checkpoint, "--episodes", "3", "--num-envs", "3", "--seed", "5"]
+    arrays = demos_cli.run([*common, "--out", str(tmp_path / "demos.npz")])
+    played = play.run([*common, "--deterministic"])
+    np.testing.assert_allclose(arrays["episode_returns"], played["returns"], rtol=1e-6)
+    # Hopper's healthy reward alone is 1 per step: a raw return is at least about its length.
+    assert np.all(arrays["episode_returns"] > 0.5 * arrays["episode_lengths"])
+
+
 def test_stochastic_recording_differs_from_deterministic(trained, tmp_path):
     _, checkpoint = trained
     common = ["--checkpoint", checkpoint, "--episodes", "2", "--num-envs", "2", "--seed", "3"]

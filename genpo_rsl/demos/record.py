@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -50,24 +51,28 @@ def record_episodes(runner, num_episodes: int, deterministic: bool = True, max_s
     current_return = np.zeros(num_envs)
     finished: list[list[dict[str, Any]]] = [[] for _ in range(num_envs)]
     steps = 0
-    while not all(len(finished[i]) >= per_env for i in range(needed)):
-        if steps >= max_steps:
-            raise RuntimeError(f"genpo-demos: the episodes did not finish within {max_steps} env steps")
-        observation = actor_observation(runner, obs).cpu().numpy()
-        actions = policy(obs)
-        obs, rewards, dones, _ = env.step(actions.to(env.device))
-        actions = actions.cpu().numpy()
-        rewards = rewards.view(-1).double().cpu().numpy()
-        dones = dones.view(-1).bool().cpu().numpy()
-        steps += 1
-        for i in range(num_envs):
-            if counting[i] and len(finished[i]) < per_env:
-                current[i].append((observation[i], actions[i]))
-                current_return[i] += rewards[i]
-            if dones[i]:
-                if counting[i] and current[i] and len(finished[i]) < per_env:
-                    finished[i].append({"steps": current[i], "return": float(current_return[i])})
-                current[i], current_return[i], counting[i] = [], 0.0, True
+    # An env that normalises the rewards PPO trains on (GymnasiumVecEnv) gives the raw ones while recording, so
+    # episode_returns are the scores evaluate() and genpo-play report.
+    scoring = env.raw_rewards() if callable(getattr(env, "raw_rewards", None)) else contextlib.nullcontext()
+    with scoring:
+        while not all(len(finished[i]) >= per_env for i in range(needed)):
+            if steps >= max_steps:
+                raise RuntimeError(f"genpo-demos: the episodes did not finish within {max_steps} env steps")
+            observation = actor_observation(runner, obs).cpu().numpy()
+            actions = policy(obs)
+            obs, rewards, dones, _ = env.step(actions.to(env.device))
+            actions = actions.cpu().numpy()
+            rewards = rewards.view(-1).double().cpu().numpy()
+            dones = dones.view(-1).bool().cpu().numpy()
+            steps += 1
+            for i in range(num_envs):
+                if counting[i] and len(finished[i]) < per_env:
+                    current[i].append((observation[i], actions[i]))
+                    current_return[i] += rewards[i]
+                if dones[i]:
+                    if counting[i] and current[i] and len(finished[i]) < per_env:
+                        finished[i].append({"steps": current[i], "return": float(current_return[i])})
+                    current[i], current_return[i], counting[i] = [], 0.0, True
     episodes = [episode for per in finished for episode in per][:num_episodes]
     observations = np.stack([o for episode in episodes for o, _ in episode["steps"]]).astype(np.float32)
     actions = np.stack([a for episode in episodes for _, a in episode["steps"]]).astype(np.float32)
