@@ -261,6 +261,11 @@ def mujoco_job(job: dict) -> dict:
     fields, tag = job.get("policy_fields", {}), policy_tag(job.get("policy_fields", {}))
     variant_over = {**env_over, "flow": {**env_over.get("flow", {}), **fields}} if fields else env_over
     pre = pretrain_cached(base, task, "genpo", seed, demos, job["pretrain"], variant_over, tag)
+    # Fine-tuning-only settings (--finetune-fields: PPO fields such as learning_rate, and the critic warm-up) name
+    # the fine-tuning run only; the pretraining above is shared.
+    ppo_fields = job.get("finetune_fields", {})
+    finetune_tag = finetune_run_tag(tag, ppo_fields, job["critic_warmup"])
+    finetune_over = {**variant_over, "ppo": {**variant_over.get("ppo", {}), **ppo_fields}} if ppo_fields else variant_over
 
     def curve(runner_class, name: str, overrides: dict) -> dict:
         def compute() -> dict:
@@ -277,9 +282,11 @@ def mujoco_job(job: dict) -> dict:
 
         return run_cached(os.path.join(base, f"{name}.json"), compute)[0]
 
-    finetuned = curve(init_runner_class(pre["checkpoint"], job["critic_warmup"]), f"finetune{tag}", variant_over)
+    finetuned = curve(init_runner_class(pre["checkpoint"], job["critic_warmup"]), f"finetune{finetune_tag}",
+                      finetune_over)
     scratch = curve(None, "scratch", env_over)
-    result = {"task": task, "seed": seed, "policy_fields": fields, "expert_returns": expert_returns, "pretrained": pre,
+    result = {"task": task, "seed": seed, "policy_fields": fields, "finetune_fields": ppo_fields,
+              "critic_warmup": job["critic_warmup"], "expert_returns": expert_returns, "pretrained": pre,
               "finetune": finetuned, "scratch": scratch}
     save_json(result, job["path"])
     return result
@@ -288,6 +295,15 @@ def mujoco_job(job: dict) -> dict:
 def policy_tag(fields: dict) -> str:
     """'' for the default policy, else e.g. '_noise_scale-learned' (file names of a variant's pieces)."""
     return "".join(f"_{k}-{v}" for k, v in sorted(fields.items()))
+
+
+DEFAULT_CRITIC_WARMUP = 5
+
+
+def finetune_run_tag(policy: str, ppo_fields: dict, critic_warmup: int) -> str:
+    """File-name tag of a fine-tuning run: its policy variant, PPO fields and a non-default critic warm-up."""
+    tag = policy + policy_tag(ppo_fields)
+    return tag + (f"_warmup-{critic_warmup}" if critic_warmup != DEFAULT_CRITIC_WARMUP else "")
 
 
 def parse_fields(items: list[str]) -> dict:
@@ -312,7 +328,9 @@ def finished_mujoco_runs(folder: str, task: str, iterations: int) -> list[dict]:
     for path in sorted(glob.glob(os.path.join(folder, f"{task.replace('/', '_')}__seed*__it{iterations}.json"))):
         with open(path) as f:
             runs.append(json.load(f))
-    return sorted(runs, key=lambda r: (r["seed"], policy_tag(r.get("policy_fields", {}))))
+    return sorted(runs, key=lambda r: (r["seed"], finetune_run_tag(policy_tag(r.get("policy_fields", {})),
+                                                                    r.get("finetune_fields", {}),
+                                                                    r.get("critic_warmup", DEFAULT_CRITIC_WARMUP))))
 
 
 def steps_to_reach(curve: dict, target: float) -> int | None:
@@ -328,7 +346,10 @@ def mujoco_report(results: list[dict], out: str) -> str:
     for r in results:
         scratch_final = float(np.mean(r["scratch"]["final_eval"]))
         target_steps = steps_to_reach(r["finetune"], np.nanmean(r["scratch"]["return_mean"][-5:]))
-        rows.append([r["task"], r["seed"], policy_tag(r.get("policy_fields", {})).lstrip("_") or "default",
+        rows.append([r["task"], r["seed"], finetune_run_tag(policy_tag(r.get("policy_fields", {})),
+                                                            r.get("finetune_fields", {}),
+                                                            r.get("critic_warmup", DEFAULT_CRITIC_WARMUP)
+                                                            ).lstrip("_") or "default",
                      fmt(r["expert_returns"], 0), f"{r['pretrained']['heldout_log_likelihood']:.2f}"
                      if r["pretrained"].get("heldout_log_likelihood") is not None else "-",
                      fmt(r["finetune"]["final_eval"], 0), fmt(r["scratch"]["final_eval"], 0),
@@ -361,7 +382,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--variants", nargs="+", default=list(FINETUNE_VARIANTS), choices=list(FINETUNE_VARIANTS))
     parser.add_argument("--iterations", type=int, default=None,
                         help="PPO fine-tuning iterations (twogoal default 100; mujoco default 150)")
-    parser.add_argument("--critic-warmup", type=int, default=5, help="of the iterations, critic-only ones")
+    parser.add_argument("--critic-warmup", type=int, default=DEFAULT_CRITIC_WARMUP,
+                        help="of the iterations, critic-only ones")
     parser.add_argument("--demo-count", type=int, default=2000, help="twogoal: demonstrated actions")
     parser.add_argument("--task", default="Hopper-v5", help="mujoco: the task")
     parser.add_argument("--expert-iterations", type=int, default=300, help="mujoco: PPO iterations of the expert")
@@ -369,6 +391,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--policy-fields", nargs="*", default=[], metavar="KEY=VALUE",
                         help="mujoco: policy fields of the pretrained and fine-tuned GenPO (e.g. noise_scale=learned "
                              "flow=multistep); the from-scratch baseline stays the default GenPO")
+    parser.add_argument("--finetune-fields", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="mujoco: PPO fields of the fine-tuning run only (e.g. learning_rate=1e-4)")
     add_study_arguments(parser, "bench/results/demos", "both studies at a few iterations, seconds")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -413,8 +437,12 @@ def main(argv=None) -> dict:
              "pretrain": {"epochs": 1, "eval_samples": 8} if args.smoke else {"epochs": 30},
              "critic_warmup": 1 if args.smoke else args.critic_warmup, "eval_episodes": 1 if args.smoke else 10,
              "extra_overrides": extra, "policy_fields": parse_fields(args.policy_fields),
+             "finetune_fields": parse_fields(args.finetune_fields),
              "path": os.path.join(args.out, "mujoco", f"{args.task.replace('/', '_')}__seed{s}"
-                                  f"{policy_tag(parse_fields(args.policy_fields))}__it{iterations}.json")}
+                                  + finetune_run_tag(policy_tag(parse_fields(args.policy_fields)),
+                                                     parse_fields(args.finetune_fields),
+                                                     1 if args.smoke else args.critic_warmup)
+                                  + f"__it{iterations}.json")}
             for s in ([0] if args.smoke else args.seeds)]
     jobs, results, trained = run_study(mujoco_job, jobs, 1 if args.smoke else args.jobs, args.report_only)
     results = finished_mujoco_runs(os.path.join(args.out, "mujoco"), args.task, iterations) or results
