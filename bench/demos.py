@@ -314,7 +314,13 @@ def parse_fields(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SystemExit(f"--policy-fields: expected KEY=VALUE (e.g. noise_scale=learned), got {item!r}")
-        fields[key] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads "1e-4" as a string
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        fields[key] = parsed
     return fields
 
 
