@@ -44,9 +44,8 @@ def test_recorded_returns_are_raw_where_training_rewards_are_normalised(tmp_path
     common = ["--checkpoint", checkpoint, "--episodes", "3", "--num-envs", "3", "--seed", "5"]
     arrays = demos_cli.run([*common, "--out", str(tmp_path / "demos.npz")])
     played = play.run([*common, "--deterministic"])
+    # genpo-play scores raw rewards (evaluate(), tests/test_reward_normalization.py); the normalised sums differ.
     np.testing.assert_allclose(arrays["episode_returns"], played["returns"], rtol=1e-6)
-    # Hopper's healthy reward alone is 1 per step: a raw return is at least about its length.
-    assert np.all(arrays["episode_returns"] > 0.5 * arrays["episode_lengths"])
 
 
 def test_stochastic_recording_differs_from_deterministic(trained, tmp_path):
