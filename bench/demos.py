@@ -306,14 +306,20 @@ def finetune_run_tag(policy: str, ppo_fields: dict, critic_warmup: int) -> str:
     return tag + (f"_warmup-{critic_warmup}" if critic_warmup != DEFAULT_CRITIC_WARMUP else "")
 
 
-def parse_fields(items: list[str]) -> dict:
+def result_tag(result: dict) -> str:
+    """finetune_run_tag of a finished run's JSON (older runs lack the variant keys: the defaults)."""
+    return finetune_run_tag(policy_tag(result.get("policy_fields", {})), result.get("finetune_fields", {}),
+                            result.get("critic_warmup", DEFAULT_CRITIC_WARMUP))
+
+
+def parse_fields(items: list[str], option: str) -> dict:
     import yaml
 
     fields = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--policy-fields: expected KEY=VALUE (e.g. noise_scale=learned), got {item!r}")
+            raise SystemExit(f"{option}: expected KEY=VALUE (e.g. noise_scale=learned), got {item!r}")
         parsed = yaml.safe_load(value)
         if isinstance(parsed, str):  # YAML 1.1 reads "1e-4" as a string
             try:
@@ -334,9 +340,7 @@ def finished_mujoco_runs(folder: str, task: str, iterations: int) -> list[dict]:
     for path in sorted(glob.glob(os.path.join(folder, f"{task.replace('/', '_')}__seed*__it{iterations}.json"))):
         with open(path) as f:
             runs.append(json.load(f))
-    return sorted(runs, key=lambda r: (r["seed"], finetune_run_tag(policy_tag(r.get("policy_fields", {})),
-                                                                    r.get("finetune_fields", {}),
-                                                                    r.get("critic_warmup", DEFAULT_CRITIC_WARMUP))))
+    return sorted(runs, key=lambda r: (r["seed"], result_tag(r)))
 
 
 def steps_to_reach(curve: dict, target: float) -> int | None:
@@ -352,10 +356,7 @@ def mujoco_report(results: list[dict], out: str) -> str:
     for r in results:
         scratch_final = float(np.mean(r["scratch"]["final_eval"]))
         target_steps = steps_to_reach(r["finetune"], np.nanmean(r["scratch"]["return_mean"][-5:]))
-        rows.append([r["task"], r["seed"], finetune_run_tag(policy_tag(r.get("policy_fields", {})),
-                                                            r.get("finetune_fields", {}),
-                                                            r.get("critic_warmup", DEFAULT_CRITIC_WARMUP)
-                                                            ).lstrip("_") or "default",
+        rows.append([r["task"], r["seed"], result_tag(r).lstrip("_") or "default",
                      fmt(r["expert_returns"], 0), f"{r['pretrained']['heldout_log_likelihood']:.2f}"
                      if r["pretrained"].get("heldout_log_likelihood") is not None else "-",
                      fmt(r["finetune"]["final_eval"], 0), fmt(r["scratch"]["final_eval"], 0),
@@ -437,18 +438,18 @@ def main(argv=None) -> dict:
 
     iterations = 2 if args.smoke else (args.iterations or 150)
     extra = {"num_envs": 2, "num_steps_per_env": 16} if args.smoke else {}
+    policy_fields = parse_fields(args.policy_fields, "--policy-fields")
+    finetune_fields = parse_fields(args.finetune_fields, "--finetune-fields")
+    critic_warmup = 1 if args.smoke else args.critic_warmup
+    run_tag = finetune_run_tag(policy_tag(policy_fields), finetune_fields, critic_warmup)
     jobs = [{"task": args.task, "seed": s, "out": os.path.join(args.out, "mujoco"), "iterations": iterations,
              "expert_iterations": 1 if args.smoke else args.expert_iterations,
              "demo_episodes": 2 if args.smoke else args.demo_episodes,
              "pretrain": {"epochs": 1, "eval_samples": 8} if args.smoke else {"epochs": 30},
-             "critic_warmup": 1 if args.smoke else args.critic_warmup, "eval_episodes": 1 if args.smoke else 10,
-             "extra_overrides": extra, "policy_fields": parse_fields(args.policy_fields),
-             "finetune_fields": parse_fields(args.finetune_fields),
-             "path": os.path.join(args.out, "mujoco", f"{args.task.replace('/', '_')}__seed{s}"
-                                  + finetune_run_tag(policy_tag(parse_fields(args.policy_fields)),
-                                                     parse_fields(args.finetune_fields),
-                                                     1 if args.smoke else args.critic_warmup)
-                                  + f"__it{iterations}.json")}
+             "critic_warmup": critic_warmup, "eval_episodes": 1 if args.smoke else 10,
+             "extra_overrides": extra, "policy_fields": policy_fields, "finetune_fields": finetune_fields,
+             "path": os.path.join(args.out, "mujoco",
+                                  f"{args.task.replace('/', '_')}__seed{s}{run_tag}__it{iterations}.json")}
             for s in ([0] if args.smoke else args.seeds)]
     jobs, results, trained = run_study(mujoco_job, jobs, 1 if args.smoke else args.jobs, args.report_only)
     results = finished_mujoco_runs(os.path.join(args.out, "mujoco"), args.task, iterations) or results

@@ -81,11 +81,6 @@ class DeterministicFlowPolicy(ExportablePolicy):
     def _act(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         return self.flow.executed_action(self.flow(self.obs_normalizer(obs), noise))
 
-    def _act_standard_noise(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """The action for standard-normal ``noise``, scaled by the base's sigma (of the state, if it has one)."""
-        context = self.obs_normalizer(obs)
-        return self.flow.executed_action(self.flow(context, noise * self.flow.log_scale(context).exp()))
-
     def _check_obs(self, obs: torch.Tensor) -> None:
         # Static shapes under export, so this adds nothing to an ONNX graph; eager and TorchScript get the message.
         if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
@@ -101,7 +96,8 @@ class StochasticFlowPolicy(DeterministicFlowPolicy):
         if noise.dim() != 2 or noise.shape[1] != 2 * self.action_dim or noise.shape[0] != obs.shape[0]:
             raise ValueError(f"noise: expected shape ({obs.shape[0]}, {2 * self.action_dim}) (batch, 2 x action_dim) "
                              f"of standard-normal samples, got {list(noise.shape)}")
-        return self._act_standard_noise(obs, noise)
+        context = self.obs_normalizer(obs)  # the base's sigma may depend on the state (noise_scale="state")
+        return self.flow.executed_action(self.flow(context, noise * self.flow.log_scale(context).exp()))
 
     def get_dummy_inputs(self) -> tuple[torch.Tensor, ...]:
         return (torch.zeros(1, self.obs_dim), torch.zeros(1, 2 * self.action_dim))
