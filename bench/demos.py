@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
+from genpo_rsl.demos.policy import GENPO_FINETUNE_DEFAULTS
+
 from common_plots import fmt, markdown_table, pyplot
 from harness import add_study_arguments, run_cached, run_parallel, run_study, save_json, train_and_record
 
@@ -48,15 +50,18 @@ FINETUNE_VARIANTS: dict[str, tuple[str, dict]] = {
 PRETRAIN = {"genpo": {"epochs": 100}, "ppo": {"epochs": 300, "learning_rate": 3e-3}}
 
 
-def init_runner_class(checkpoint: str, critic_warmup: int):
-    """A GenPORunner that starts from ``checkpoint``'s actor and warms its fresh critic up on its first learn()."""
-    from genpo_rsl.demos import load_actor, warm_up_critic
+def init_runner_class(checkpoint: str, critic_warmup: int, hold_normalizer: bool = False):
+    """A GenPORunner that starts from ``checkpoint``'s actor and warms its fresh critic up on its first learn();
+    with ``hold_normalizer`` the actor keeps the demonstrations' observation statistics for the whole run."""
+    from genpo_rsl.demos import hold_actor_normalizer, load_actor, warm_up_critic
     from genpo_rsl.runner import GenPORunner
 
     class InitRunner(GenPORunner):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             load_actor(self, checkpoint)
+            if hold_normalizer:
+                hold_actor_normalizer(self)
             self._warmup = critic_warmup
 
         def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False) -> None:
@@ -264,8 +269,12 @@ def mujoco_job(job: dict) -> dict:
     # Fine-tuning-only settings (--finetune-fields: PPO fields such as learning_rate, and the critic warm-up) name
     # the fine-tuning run only; the pretraining above is shared.
     ppo_fields = job.get("finetune_fields", {})
-    finetune_tag = finetune_run_tag(tag, ppo_fields, job["critic_warmup"])
-    finetune_over = {**variant_over, "ppo": {**variant_over.get("ppo", {}), **ppo_fields}} if ppo_fields else variant_over
+    finetune_tag = finetune_run_tag(tag, ppo_fields, job["critic_warmup"], job.get("hold_normalizer", False))
+    # Curves of a non-default length are cached under their own names (a short diagnostic run never stands in
+    # for the full one).
+    length_tag = "" if job["iterations"] == DEFAULT_MUJOCO_ITERATIONS else f"_it{job['iterations']}"
+    # genpo-train --init's defaults first (what a user's fine-tuning gets), then the variant's own fields.
+    finetune_over = with_algorithm_fields(variant_over, {**FINETUNE_DEFAULTS, **ppo_fields})
 
     def curve(runner_class, name: str, overrides: dict) -> dict:
         def compute() -> dict:
@@ -282,14 +291,29 @@ def mujoco_job(job: dict) -> dict:
 
         return run_cached(os.path.join(base, f"{name}.json"), compute)[0]
 
-    finetuned = curve(init_runner_class(pre["checkpoint"], job["critic_warmup"]), f"finetune{finetune_tag}",
-                      finetune_over)
-    scratch = curve(None, "scratch", env_over)
+    finetuned = curve(init_runner_class(pre["checkpoint"], job["critic_warmup"], job.get("hold_normalizer", False)),
+                      f"finetune{finetune_tag}{length_tag}", finetune_over)
+    scratch = curve(None, f"scratch{length_tag}", env_over)
     result = {"task": task, "seed": seed, "policy_fields": fields, "finetune_fields": ppo_fields,
-              "critic_warmup": job["critic_warmup"], "expert_returns": expert_returns, "pretrained": pre,
+              "finetune_defaults": FINETUNE_DEFAULTS,
+              "critic_warmup": job["critic_warmup"], "hold_normalizer": job.get("hold_normalizer", False),
+              "expert_returns": expert_returns, "pretrained": pre,
               "finetune": finetuned, "scratch": scratch}
     save_json(result, job["path"])
     return result
+
+
+def with_algorithm_fields(overrides: dict, fields: dict) -> dict:
+    """``overrides`` with algorithm fields added: GenPO's own (compression_coef, ...) under "genpo", rsl_rl's PPO
+    fields under "ppo" (genpo_rsl.train_config lays GenPO's defaults over "ppo", so they must not go there)."""
+    from genpo_rsl.config import GENPO_ALGORITHM_DEFAULTS
+
+    if not fields:
+        return overrides
+    genpo = {k: v for k, v in fields.items() if k in GENPO_ALGORITHM_DEFAULTS}
+    ppo = {k: v for k, v in fields.items() if k not in genpo}
+    return {**overrides, "ppo": {**overrides.get("ppo", {}), **ppo},
+            "genpo": {**overrides.get("genpo", {}), **genpo}}
 
 
 def policy_tag(fields: dict) -> str:
@@ -298,18 +322,22 @@ def policy_tag(fields: dict) -> str:
 
 
 DEFAULT_CRITIC_WARMUP = 5
+FINETUNE_DEFAULTS = {key.removeprefix("algorithm."): value for key, value in GENPO_FINETUNE_DEFAULTS.items()}
+DEFAULT_MUJOCO_ITERATIONS = 150
 
 
-def finetune_run_tag(policy: str, ppo_fields: dict, critic_warmup: int) -> str:
-    """File-name tag of a fine-tuning run: its policy variant, PPO fields and a non-default critic warm-up."""
+def finetune_run_tag(policy: str, ppo_fields: dict, critic_warmup: int, hold_normalizer: bool = False) -> str:
+    """File-name tag of a fine-tuning run: its policy variant, PPO fields, a non-default critic warm-up, and
+    whether the actor's observation normaliser was held."""
     tag = policy + policy_tag(ppo_fields)
-    return tag + (f"_warmup-{critic_warmup}" if critic_warmup != DEFAULT_CRITIC_WARMUP else "")
+    tag += f"_warmup-{critic_warmup}" if critic_warmup != DEFAULT_CRITIC_WARMUP else ""
+    return tag + ("_holdnorm" if hold_normalizer else "")
 
 
 def result_tag(result: dict) -> str:
     """finetune_run_tag of a finished run's JSON (older runs lack the variant keys: the defaults)."""
     return finetune_run_tag(policy_tag(result.get("policy_fields", {})), result.get("finetune_fields", {}),
-                            result.get("critic_warmup", DEFAULT_CRITIC_WARMUP))
+                            result.get("critic_warmup", DEFAULT_CRITIC_WARMUP), result.get("hold_normalizer", False))
 
 
 def parse_fields(items: list[str], option: str) -> dict:
@@ -399,7 +427,11 @@ def main(argv=None) -> dict:
                         help="mujoco: policy fields of the pretrained and fine-tuned GenPO (e.g. noise_scale=learned "
                              "flow=multistep); the from-scratch baseline stays the default GenPO")
     parser.add_argument("--finetune-fields", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="mujoco: PPO fields of the fine-tuning run only (e.g. learning_rate=1e-4)")
+                        help="mujoco: algorithm fields of the fine-tuning run only, PPO's or GenPO's (e.g. "
+                             "learning_rate=1e-4 compression_coef=0)")
+    parser.add_argument("--hold-obs-normalizer", action="store_true",
+                        help="mujoco: the fine-tuned actor keeps the demonstrations' observation statistics (no "
+                             "running update on the fine-tuning rollouts)")
     add_study_arguments(parser, "bench/results/demos", "both studies at a few iterations, seconds")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -436,18 +468,19 @@ def main(argv=None) -> dict:
         if not args.smoke:
             return twogoal
 
-    iterations = 2 if args.smoke else (args.iterations or 150)
+    iterations = 2 if args.smoke else (args.iterations or DEFAULT_MUJOCO_ITERATIONS)
     extra = {"num_envs": 2, "num_steps_per_env": 16} if args.smoke else {}
     policy_fields = parse_fields(args.policy_fields, "--policy-fields")
     finetune_fields = parse_fields(args.finetune_fields, "--finetune-fields")
     critic_warmup = 1 if args.smoke else args.critic_warmup
-    run_tag = finetune_run_tag(policy_tag(policy_fields), finetune_fields, critic_warmup)
+    run_tag = finetune_run_tag(policy_tag(policy_fields), finetune_fields, critic_warmup, args.hold_obs_normalizer)
     jobs = [{"task": args.task, "seed": s, "out": os.path.join(args.out, "mujoco"), "iterations": iterations,
              "expert_iterations": 1 if args.smoke else args.expert_iterations,
              "demo_episodes": 2 if args.smoke else args.demo_episodes,
              "pretrain": {"epochs": 1, "eval_samples": 8} if args.smoke else {"epochs": 30},
              "critic_warmup": critic_warmup, "eval_episodes": 1 if args.smoke else 10,
              "extra_overrides": extra, "policy_fields": policy_fields, "finetune_fields": finetune_fields,
+             "hold_normalizer": args.hold_obs_normalizer,
              "path": os.path.join(args.out, "mujoco",
                                   f"{args.task.replace('/', '_')}__seed{s}{run_tag}__it{iterations}.json")}
             for s in ([0] if args.smoke else args.seeds)]

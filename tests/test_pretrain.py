@@ -144,6 +144,26 @@ def test_normaliser_is_fitted_on_the_demos(tmp_path):
     result.env.close()
 
 
+def test_held_actor_normaliser_keeps_the_demo_statistics_while_the_critic_s_follow_the_rollouts(tmp_path):
+    from genpo_rsl.demos import hold_actor_normalizer
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "reach.npz"
+    save_demos(path, rng.normal(3.0, 2.0, size=(300, 6)), rng.normal(size=(300, 2)))
+    result = pretrain("toy/PointReach", str(path), algo="genpo", log_dir=str(tmp_path / "run"), log=None,
+                      config=PretrainConfig(epochs=1, eval_samples=4), keep_runner=True)
+    runner, view = result.runner, PolicyView(result.runner)
+    runner.disable_logs = True
+    actor_norm = view.module.actor_obs_normalizer if view.v3 else view.module.obs_normalizer
+    critic_norm = view.module.critic_obs_normalizer if view.v3 else runner.alg._raw_critic.obs_normalizer
+    actor_before, critic_before = actor_norm.mean.clone(), critic_norm.mean.clone()
+    hold_actor_normalizer(runner)
+    runner.learn(1)  # rollouts of PointReach look nothing like N(3, 2^2) observations
+    assert torch.equal(actor_norm.mean, actor_before)
+    assert not torch.equal(critic_norm.mean, critic_before)
+    result.env.close()
+
+
 # ---------------------------------------------------------------------------------------------- bad demo files
 def _bad_files(tmp_path):
     good_obs, good_act = np.zeros((10, 2), np.float32), np.zeros((10, 2), np.float32)
@@ -307,6 +327,15 @@ def test_genpo_train_init_fine_tunes_from_the_pretrained_actor(tmp_path, algo, c
     assert all(torch.equal(pretrained_actor[k], warm_actor[k]) for k in pretrained_actor)  # loaded, then frozen
     assert any(not torch.equal(pretrained_critic[k], warm_critic[k]) for k in warm_critic)  # fresh, then trained
     assert any(not torch.equal(pretrained_actor[k], final_actor[k]) for k in final_actor)  # then the actor trains
+    if algo == "genpo":  # fine-tuning turns the compression term off unless the command line sets it
+        from genpo_rsl.config import GENPO_ALGORITHM_DEFAULTS
+        from genpo_rsl.scripts.common import load_run
+
+        assert GENPO_ALGORITHM_DEFAULTS["compression_coef"] > 0
+        assert load_run(final)["train_cfg"]["algorithm"]["compression_coef"] == 0.0
+        again = train.run(["--task", "toy/PointReach", "--init", checkpoint, "--max-iterations", "1", "--num-envs",
+                           "2", "--log-dir", str(tmp_path / "ft2"), "algorithm.compression_coef=0.02"])
+        assert load_run(again)["train_cfg"]["algorithm"]["compression_coef"] == 0.02
 
     common = ["--task", "toy/PointReach", "--algo", algo, "--num-envs", "2", "--max-iterations", "1"]
     capsys.readouterr()

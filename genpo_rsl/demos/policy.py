@@ -97,6 +97,21 @@ def load_actor(runner, path: str | os.PathLike) -> dict:
     return loaded
 
 
+def _actor_normalization_flag(view: PolicyView) -> str:
+    # The flag the models check before updating their running statistics; the normaliser itself stays applied.
+    return "actor_obs_normalization" if view.v3 else "obs_normalization"
+
+
+def hold_actor_normalizer(runner) -> None:
+    """Stop the actor's observation statistics from updating for the rest of the run (they are still applied).
+
+    A pretrained actor was fitted on inputs normalised with the demonstrations' statistics; fine-tuning rollouts
+    visit other states, and letting the running statistics follow them shifts every input the actor was fitted on.
+    """
+    view = PolicyView(runner)
+    setattr(view.module, _actor_normalization_flag(view), False)
+
+
 @contextlib.contextmanager
 def frozen_actor(runner) -> Iterator[None]:
     """Within the block PPO updates only the critic: actor parameters get no gradient, its normaliser is held, and
@@ -104,7 +119,7 @@ def frozen_actor(runner) -> Iterator[None]:
     view = PolicyView(runner)
     params = view.actor_parameters()
     flags = [p.requires_grad for p in params]
-    name = "actor_obs_normalization" if view.v3 else "obs_normalization"
+    name = _actor_normalization_flag(view)
     normalization = getattr(view.module, name)
     schedule, learning_rate = runner.alg.schedule, runner.alg.learning_rate
     try:
@@ -144,6 +159,13 @@ def checkpoint_policy_kind(path: str | os.PathLike) -> str:
 
 POLICY_OVERRIDE_PREFIXES = ("policy.", "actor.", "agent.policy.", "agent.actor.")
 
+# GenPO algorithm settings a fine-tuning run (--init) starts from; the command line's overrides win. Maximum
+# likelihood leaves the coupled flow's dummy half free, and it fits sharp demonstrations by spreading the halves
+# apart (mean ||x - y|| 12-14 on Hopper); the compression term then pulls them together within the first two actor
+# updates and undoes the fit (return 540 -> 43 in bench/demos.py, docs/results/demos/README.md). The multistep flow
+# has no compression term, so this changes nothing there.
+GENPO_FINETUNE_DEFAULTS = {"algorithm.compression_coef": 0.0}
+
 
 def policy_overrides_of(checkpoint: str | os.PathLike) -> dict:
     """The policy (actor) KEY=VALUE overrides recorded in the run.json beside ``checkpoint`` ({} without one).
@@ -164,8 +186,9 @@ def policy_overrides_of(checkpoint: str | os.PathLike) -> dict:
     return {k: v for k, v in overrides.items() if isinstance(k, str) and k.startswith(POLICY_OVERRIDE_PREFIXES)}
 
 
-def init_overrides(init: str | None, critic_warmup: int = 0, resume: str | None = None) -> dict:
-    """genpo-train's --init / --critic-warmup, checked; returns the policy overrides to apply before the user's."""
+def init_overrides(init: str | None, critic_warmup: int = 0, resume: str | None = None, algo: str = "genpo") -> dict:
+    """genpo-train's --init / --critic-warmup, checked; returns the overrides to apply before the user's: the
+    pretrained actor's policy settings, and for GenPO the fine-tuning defaults (GENPO_FINETUNE_DEFAULTS)."""
     from ..scripts.common import UsageError
 
     if isinstance(critic_warmup, bool) or not isinstance(critic_warmup, int) or critic_warmup < 0:
@@ -179,4 +202,4 @@ def init_overrides(init: str | None, critic_warmup: int = 0, resume: str | None 
         return {}
     if not os.path.isfile(init):
         raise UsageError(f"--init: no file at {init!r}")
-    return policy_overrides_of(init)
+    return {**(GENPO_FINETUNE_DEFAULTS if algo == "genpo" else {}), **policy_overrides_of(init)}

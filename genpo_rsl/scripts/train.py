@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", default=None, help="checkpoint to continue from")
     parser.add_argument("--init", default=None, metavar="CKPT",
                         help="fine-tune: start from this checkpoint's actor and its observation normaliser (e.g. "
-                             "genpo-pretrain's); the critic, optimizer and iteration count start fresh")
+                             "genpo-pretrain's); the critic, optimizer and iteration count start fresh; GenPO's "
+                             "compression_coef defaults to 0 (algorithm.compression_coef=... sets it)")
     parser.add_argument("--critic-warmup", type=int, default=0, metavar="N",
                         help="with --init: first N iterations train only the critic (actor frozen), before "
                              "--max-iterations")
@@ -83,7 +84,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict]:
     overrides = overrides_from_args(args)
     if args.init or args.critic_warmup:
         # The pretrained actor's policy settings (its run.json), then the command line's.
-        overrides = {**init_overrides(args.init, args.critic_warmup, args.resume), **overrides}
+        overrides = {**init_overrides(args.init, args.critic_warmup, args.resume, args.algo), **overrides}
     cfg = apply_overrides(cfg, overrides)
     for field in ("num_steps_per_env", "max_iterations", "save_interval"):
         _check_positive_int(field, cfg[field])
