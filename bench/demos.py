@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
-from genpo_rsl.demos.policy import GENPO_FINETUNE_DEFAULTS
+from genpo_rsl.demos.policy import GENPO_FINETUNE_DEFAULTS as FINETUNE_DEFAULTS
 
 from common_plots import fmt, markdown_table, pyplot
 from harness import add_study_arguments, run_cached, run_parallel, run_study, save_json, train_and_record
@@ -113,7 +113,8 @@ def measure(runner, count: int) -> dict:
 
 def pretrain_cached(out: str, task: str, algo: str, seed: int, demos: str, config_kwargs: dict,
                     overrides: dict | None = None, tag: str = "") -> dict:
-    """Pretrain once per (algo, policy variant ``tag``, seed); the result JSON and checkpoint stay under OUT/pretrain/."""
+    """Pretrain once per (algo, policy variant ``tag``, seed); its result JSON and checkpoint stay under
+    OUT/pretrain/."""
     from genpo_rsl.demos import PretrainConfig, pretrain
 
     log_dir = os.path.join(out, "pretrain", f"{algo}{tag}__seed{seed}")
@@ -268,8 +269,8 @@ def mujoco_job(job: dict) -> dict:
     pre = pretrain_cached(base, task, "genpo", seed, demos, job["pretrain"], variant_over, tag)
     # Fine-tuning-only settings (--finetune-fields: PPO fields such as learning_rate, and the critic warm-up) name
     # the fine-tuning run only; the pretraining above is shared.
-    ppo_fields = job.get("finetune_fields", {})
-    finetune_tag = finetune_run_tag(tag, ppo_fields, job["critic_warmup"], job.get("hold_normalizer", False))
+    ppo_fields, hold_normalizer = job.get("finetune_fields", {}), job.get("hold_normalizer", False)
+    finetune_tag = finetune_run_tag(tag, ppo_fields, job["critic_warmup"], hold_normalizer)
     # Curves of a non-default length are cached under their own names (a short diagnostic run never stands in
     # for the full one).
     length_tag = "" if job["iterations"] == DEFAULT_MUJOCO_ITERATIONS else f"_it{job['iterations']}"
@@ -291,12 +292,12 @@ def mujoco_job(job: dict) -> dict:
 
         return run_cached(os.path.join(base, f"{name}.json"), compute)[0]
 
-    finetuned = curve(init_runner_class(pre["checkpoint"], job["critic_warmup"], job.get("hold_normalizer", False)),
+    finetuned = curve(init_runner_class(pre["checkpoint"], job["critic_warmup"], hold_normalizer),
                       f"finetune{finetune_tag}{length_tag}", finetune_over)
     scratch = curve(None, f"scratch{length_tag}", env_over)
     result = {"task": task, "seed": seed, "policy_fields": fields, "finetune_fields": ppo_fields,
               "finetune_defaults": FINETUNE_DEFAULTS,
-              "critic_warmup": job["critic_warmup"], "hold_normalizer": job.get("hold_normalizer", False),
+              "critic_warmup": job["critic_warmup"], "hold_normalizer": hold_normalizer,
               "expert_returns": expert_returns, "pretrained": pre,
               "finetune": finetuned, "scratch": scratch}
     save_json(result, job["path"])
@@ -322,7 +323,6 @@ def policy_tag(fields: dict) -> str:
 
 
 DEFAULT_CRITIC_WARMUP = 5
-FINETUNE_DEFAULTS = {key.removeprefix("algorithm."): value for key, value in GENPO_FINETUNE_DEFAULTS.items()}
 DEFAULT_MUJOCO_ITERATIONS = 150
 
 
@@ -391,9 +391,9 @@ def mujoco_report(results: list[dict], out: str) -> str:
                      target_steps if target_steps is not None else "not reached", r["scratch"]["env_steps"][-1],
                      f"{target_steps / r['scratch']['env_steps'][-1]:.0%}" if target_steps is not None else "-",
                      f"{scratch_final:.0f}"])
-    table = markdown_table(["task", "seed", "fine-tuned policy", "expert return (demos)", "BC held-out log-lik", "BC+fine-tune final",
-                            "scratch final", "fine-tune steps to scratch's final train return", "scratch steps",
-                            "share of scratch's steps (goal <= 50%)", "scratch eval mean"], rows)
+    table = markdown_table(["task", "seed", "fine-tuned policy", "expert return (demos)", "BC held-out log-lik",
+                            "BC+fine-tune final", "scratch final", "fine-tune steps to scratch's final train return",
+                            "scratch steps", "share of scratch's steps (goal <= 50%)", "scratch eval mean"], rows)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for i, r in enumerate(results):

@@ -10,5 +10,6 @@ from .policy import PolicyView, frozen_actor, hold_actor_normalizer, load_actor,
 from .cloning import PretrainConfig, PretrainResult, fit, prepare, pretrain, pretrain_prepared
 
 __all__ = ["DemoError", "Demos", "LatentProposal", "PolicyView", "PretrainConfig", "PretrainResult",
-           "estimate_log_likelihood", "fit", "frozen_actor", "hold_actor_normalizer", "importance_log_likelihood", "join_dummy", "load_actor",
-           "load_demos", "prepare", "pretrain", "pretrain_prepared", "save_demos", "split_dummy", "warm_up_critic"]
+           "estimate_log_likelihood", "fit", "frozen_actor", "hold_actor_normalizer", "importance_log_likelihood",
+           "join_dummy", "load_actor", "load_demos", "prepare", "pretrain", "pretrain_prepared", "save_demos",
+           "split_dummy", "warm_up_critic"]

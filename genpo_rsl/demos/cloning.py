@@ -175,7 +175,8 @@ def fit(runner, demos: Demos, config: PretrainConfig, seed: int = 0,
         history.append(record)
         if log is not None and (last or epoch % max(1, config.epochs // 10) == 0):
             held = record.get("heldout_log_likelihood")
-            log(f"  epoch {epoch + 1}/{config.epochs}: log-likelihood per demo step {record['train_log_likelihood']:.3f}"
+            log(f"  epoch {epoch + 1}/{config.epochs}: "
+                f"log-likelihood per demo step {record['train_log_likelihood']:.3f}"
                 + (f" (held out {held:.3f})" if held is not None else ""))
     module.eval()
     summary = {

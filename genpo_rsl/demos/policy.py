@@ -164,7 +164,7 @@ POLICY_OVERRIDE_PREFIXES = ("policy.", "actor.", "agent.policy.", "agent.actor."
 # apart (mean ||x - y|| 12-14 on Hopper); the compression term then pulls them together within the first two actor
 # updates and undoes the fit (return 540 -> 43 in bench/demos.py, docs/results/demos/README.md). The multistep flow
 # has no compression term, so this changes nothing there.
-GENPO_FINETUNE_DEFAULTS = {"algorithm.compression_coef": 0.0}
+GENPO_FINETUNE_DEFAULTS = {"compression_coef": 0.0}  # GenPO algorithm settings, by name
 
 
 def policy_overrides_of(checkpoint: str | os.PathLike) -> dict:
@@ -202,4 +202,7 @@ def init_overrides(init: str | None, critic_warmup: int = 0, resume: str | None 
         return {}
     if not os.path.isfile(init):
         raise UsageError(f"--init: no file at {init!r}")
-    return {**(GENPO_FINETUNE_DEFAULTS if algo == "genpo" else {}), **policy_overrides_of(init)}
+    if algo != "genpo":
+        return policy_overrides_of(init)
+    return {**{f"algorithm.{name}": value for name, value in GENPO_FINETUNE_DEFAULTS.items()},
+            **policy_overrides_of(init)}
