@@ -164,6 +164,50 @@ def test_held_actor_normaliser_keeps_the_demo_statistics_while_the_critic_s_foll
     result.env.close()
 
 
+
+def test_genpo_train_hold_obs_normalizer_keeps_the_pretrained_statistics_and_resumes_with_them(tmp_path, capsys):
+    import shlex
+
+    from genpo_rsl.scripts import train
+    from genpo_rsl.scripts.common import load_run
+
+    rng = np.random.default_rng(2)
+    demos = tmp_path / "reach.npz"  # observations nothing like PointReach's rollouts: the statistics would move
+    save_demos(demos, rng.normal(3.0, 2.0, size=(200, 6)), np.clip(rng.normal(size=(200, 2)), -1, 1))
+    checkpoint = pretrain("toy/PointReach", str(demos), algo="genpo", log_dir=str(tmp_path / "bc"), log=None,
+                          cfg_overrides={"policy.actor_hidden_dims": [32, 32]},
+                          config=PretrainConfig(epochs=1, eval_samples=4)).checkpoint
+
+    def actor_statistics(path: str) -> dict:
+        actor, _ = _actor_and_critic(path)
+        return {k: v for k, v in actor.items() if "normalizer" in k}
+
+    common = ["--task", "toy/PointReach", "--init", checkpoint, "--max-iterations", "1", "--num-envs", "4"]
+    held = train.run([*common, "--hold-obs-normalizer", "--log-dir", str(tmp_path / "held")])
+    followed = train.run([*common, "--log-dir", str(tmp_path / "followed")])
+    pretrained = actor_statistics(checkpoint)
+    assert pretrained and pretrained.keys() == actor_statistics(held).keys()
+    assert all(torch.equal(v, actor_statistics(held)[k]) for k, v in pretrained.items())
+    assert any(not torch.equal(v, actor_statistics(followed)[k]) for k, v in pretrained.items())
+    assert load_run(held)["hold_obs_normalizer"] is True
+
+    # The printed resume command repeats what --init set (it is not in the checkpoint) and the hold.
+    args = train.parse_args([*common, "--hold-obs-normalizer", "algorithm.learning_rate=0.0002"])
+    command = shlex.split(train.resume_command(args, str(tmp_path / "held"), held, 1))
+    assert "--hold-obs-normalizer" in command and "--init" not in command
+    assert command.index("algorithm.compression_coef=0.0") < command.index("algorithm.learning_rate=0.0002")  # the user's win
+    assert "policy.actor_hidden_dims=[32, 32]" in command
+    resumed = train.run(command[1:])
+    resumed_cfg = load_run(resumed)["train_cfg"]
+    assert resumed_cfg["algorithm"]["compression_coef"] == 0.0
+    assert resumed_cfg["algorithm"]["learning_rate"] == 0.0002
+    assert all(torch.equal(v, actor_statistics(resumed)[k]) for k, v in pretrained.items())
+
+    capsys.readouterr()
+    assert train.main(["--task", "toy/PointReach", "--hold-obs-normalizer", "--max-iterations", "1",
+                       "--log-dir", str(tmp_path / "x")]) == 2
+    assert "--hold-obs-normalizer: needs --init" in capsys.readouterr().err
+
 # ---------------------------------------------------------------------------------------------- bad demo files
 def _bad_files(tmp_path):
     good_obs, good_act = np.zeros((10, 2), np.float32), np.zeros((10, 2), np.float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import json
 import os
 import shlex
 import signal
@@ -21,7 +22,7 @@ from typing import Any
 
 from genpo_rsl.compat import register, rsl_rl_major, rsl_rl_version
 from genpo_rsl.config import validate_genpo_algorithm
-from genpo_rsl.demos.policy import init_overrides, load_actor, warm_up_critic
+from genpo_rsl.demos.policy import hold_actor_normalizer, init_overrides, load_actor, warm_up_critic
 from genpo_rsl.overrides import apply_overrides, use_override_style
 from genpo_rsl.scripts.common import (CommandExit, UsageError, add_debug_argument, add_override_arguments,
                                       as_usage_error, make_task_env, overrides_from_args, run_command, save_run,
@@ -52,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--critic-warmup", type=int, default=0, metavar="N",
                         help="with --init: first N iterations train only the critic (actor frozen), before "
                              "--max-iterations")
+    parser.add_argument("--hold-obs-normalizer", action="store_true",
+                        help="with --init (or --resume of such a run): the actor keeps the pretrained observation "
+                             "statistics for the whole run instead of following the rollouts (the critic's still "
+                             "follow them)")
     add_override_arguments(parser)
     add_debug_argument(parser)
     return parser
@@ -81,6 +86,9 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         cfg["logger"] = ({"class_name": "WandbLogWriter", "project_name": args.wandb_project}
                          if rsl_rl_major() >= 4 else "wandb")
         cfg["wandb_project"] = args.wandb_project
+    if args.hold_obs_normalizer and not (args.init or args.resume):
+        raise UsageError("--hold-obs-normalizer: needs --init CKPT (it holds a pretrained actor's observation "
+                         "statistics), or --resume of a run started that way")
     overrides = overrides_from_args(args)
     if args.init or args.critic_warmup:
         # The pretrained actor's policy settings (its run.json), then the command line's.
@@ -104,7 +112,15 @@ def resume_command(args: argparse.Namespace, log_dir: str, checkpoint: str, rema
         command += ["--device", args.device]
     if args.config:
         command += ["--config", os.path.abspath(args.config)]
-    command += ["--log-dir", os.path.abspath(log_dir), "--resume", os.path.abspath(checkpoint), *args.overrides]
+    if args.hold_obs_normalizer:
+        command += ["--hold-obs-normalizer"]
+    command += ["--log-dir", os.path.abspath(log_dir), "--resume", os.path.abspath(checkpoint)]
+    if args.init:
+        # What --init set (the pretrained actor's policy settings, GenPO's fine-tuning defaults) is not in the
+        # checkpoint; repeat it, before the user's own overrides so that those still win.
+        inherited = init_overrides(args.init, algo=args.algo)
+        command += [f"{key}={json.dumps(value)}" for key, value in inherited.items()]
+    command += args.overrides
     # Last, so that it wins over an earlier max_iterations in the overrides or the --config file.
     return shlex.join([*command, f"max_iterations={remaining}"])
 
@@ -158,9 +174,12 @@ def _train(args: argparse.Namespace) -> str:
             runner.load(args.resume)
         if args.init:
             load_actor(runner, args.init)  # the pretrained actor and its normaliser; critic and optimizer stay fresh
+        if args.hold_obs_normalizer:
+            hold_actor_normalizer(runner)
         save_run(log_dir, {"task": args.task, "algo": args.algo, "seed": args.seed, "settings": settings,
                            "overrides": overrides, "train_cfg": cfg, "rsl_rl_version": rsl_rl_version(),
-                           "rsl_rl_major": rsl_rl_major(), "init": args.init})
+                           "rsl_rl_major": rsl_rl_major(), "init": args.init,
+                           "hold_obs_normalizer": args.hold_obs_normalizer})
         print(f"{PROG}: {args.algo} on {args.task}, {settings['num_envs']} envs x {cfg['num_steps_per_env']} "
               f"steps, {cfg['max_iterations']} iterations, rsl-rl-lib {rsl_rl_version()}, logs in {log_dir}"
               + (f"\n{PROG}: overrides {' '.join(f'{k}={v!r}' for k, v in overrides.items())}" if overrides else ""),
