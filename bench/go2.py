@@ -166,6 +166,9 @@ def report(results: list[dict], out: str) -> str:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--algos", nargs="+", choices=ALGOS, default=list(ALGOS),
+                        help="e.g. two processes, one per algorithm (the report covers the runs of this command; "
+                             "--report-only tabulates every finished run)")
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--num-envs", type=int, default=None, help="default: the task's (1024)")
     add_study_arguments(parser, "docs/results/go2", "32 envs x 2 iterations x 1 seed, 2 s episodes")
@@ -181,7 +184,7 @@ def main(argv=None) -> dict:
         overrides, env_kwargs = {"num_envs": 32, "num_steps_per_env": 8}, {"episode_length_s": 0.1}
     jobs = []
     for seed in seeds:  # seed-major: a study cut short has both algorithms at the same seeds
-        for algo in ALGOS:
+        for algo in args.algos:
             tag = "smoke" if args.smoke else f"it{iterations}" + (f"_n{args.num_envs}" if args.num_envs else "")
             jobs.append({"algo": algo, "seed": seed, "iterations": iterations, "overrides": overrides,
                          "env_kwargs": env_kwargs, "checkpoint_every": every,

@@ -335,6 +335,9 @@ class Go2VelocityVecEnv(EpisodeLog, VecEnv):
         self.stats.current_returns.zero_()
         self.stats.current_lengths.zero_()
         self.term_sums = {name: torch.zeros_like(sums) for name, sums in self.term_sums.items()}
+        # The next step takes max(own count, episode_length_buf) (rsl_rl may set the buffer ahead): left at the old
+        # episodes' lengths, it would time the new episodes out early.
+        self.episode_length_buf = self.sim_episode_length.to(self.device)
         self._read_state()
         self._obs = self._make_obs()
 

@@ -56,6 +56,22 @@ def test_standing_robots_time_out_and_reset_in_place(go2_env):
     assert torch.allclose(obs[:, 3:6], initial[:, 3:6], atol=1e-4)  # projected gravity: upright again
 
 
+def test_reset_starts_full_episodes_even_after_rsl_rl_spread_the_lengths(go2_env):
+    # rsl_rl's learn(init_at_random_ep_len=True) writes episode_length_buf ahead; the env honours it as a
+    # time-out. A later reset() (evaluation, play) must start every robot on a full episode again.
+    env = go2_env
+    env.reset()
+    env.step(torch.zeros(8, 12))
+    env.episode_length_buf = torch.randint(1, STEPS_PER_EPISODE, (8,))
+    env.step(torch.zeros(8, 12))
+    env.reset()
+    assert bool((env.episode_length_buf == 0).all())
+    for step in range(1, STEPS_PER_EPISODE):
+        _, _, dones, _ = env.step(torch.zeros(8, 12))
+        assert not bool(dones.any()), f"an episode ended {step} steps after reset(), before the time limit"
+    _, _, dones, extras = env.step(torch.zeros(8, 12))
+    assert bool(dones.all()) and bool(extras["time_outs"].all())
+
 def test_a_tipped_robot_terminates_without_a_time_out(go2_env):
     env = go2_env
     env.reset()
