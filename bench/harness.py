@@ -178,6 +178,17 @@ def run_cached(path: str, compute: Callable[[], dict[str, Any]]) -> tuple[dict[s
     return result, True
 
 
+def _init_worker() -> None:
+    """One torch thread; on Linux the worker also gets SIGTERM when the study process dies, so killing a study
+    never leaves orphaned runs training on (and checkpointing into) the same files as the next one."""
+    torch.set_num_threads(1)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+
+
 def run_parallel(fn: Callable[[Any], Any], jobs: list[Any], processes: int, fresh_process: bool = False,
                  on_done: Callable[[Any, Any], None] | None = None) -> list[Any]:
     """``[fn(job) for job in jobs]``; with ``processes`` > 1 in that many spawned processes of one torch thread each.
@@ -198,7 +209,7 @@ def run_parallel(fn: Callable[[Any], Any], jobs: list[Any], processes: int, fres
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     with ProcessPoolExecutor(max(1, processes), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=torch.set_num_threads, initargs=(1,),
+                             initializer=_init_worker,
                              max_tasks_per_child=1 if fresh_process else None) as pool:
         futures = {pool.submit(fn, job): job for job in jobs}
         for future in as_completed(futures):
