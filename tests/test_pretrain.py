@@ -164,7 +164,6 @@ def test_held_actor_normaliser_keeps_the_demo_statistics_while_the_critic_s_foll
     result.env.close()
 
 
-
 def test_genpo_train_hold_obs_normalizer_keeps_the_pretrained_statistics_and_resumes_with_them(tmp_path, capsys):
     import shlex
 
@@ -195,7 +194,8 @@ def test_genpo_train_hold_obs_normalizer_keeps_the_pretrained_statistics_and_res
     args = train.parse_args([*common, "--hold-obs-normalizer", "algorithm.learning_rate=0.0002"])
     command = shlex.split(train.resume_command(args, str(tmp_path / "held"), held, 1))
     assert "--hold-obs-normalizer" in command and "--init" not in command
-    assert command.index("algorithm.compression_coef=0.0") < command.index("algorithm.learning_rate=0.0002")  # the user's win
+    # The user's overrides come after (and so win over) what --init set.
+    assert command.index("algorithm.compression_coef=0.0") < command.index("algorithm.learning_rate=0.0002")
     assert "policy.actor_hidden_dims=[32, 32]" in command
     resumed = train.run(command[1:])
     resumed_cfg = load_run(resumed)["train_cfg"]

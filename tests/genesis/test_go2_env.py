@@ -72,6 +72,7 @@ def test_reset_starts_full_episodes_even_after_rsl_rl_spread_the_lengths(go2_env
     _, _, dones, extras = env.step(torch.zeros(8, 12))
     assert bool(dones.all()) and bool(extras["time_outs"].all())
 
+
 def test_a_tipped_robot_terminates_without_a_time_out(go2_env):
     env = go2_env
     env.reset()
