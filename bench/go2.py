@@ -196,15 +196,24 @@ def main(argv=None) -> dict:
     table = report(results, args.out) if results else "(no finished runs)"
     hours = sum(r["train_s"] + r["eval_s"] for r in results) / 3600
     cost = f"compute: {hours:.2f} core-hours in {len(results)} runs (training plus evaluation, one thread per run)"
+    resumed = [f"{LABELS[r['algo']]} seed {r['seed']} at iteration {', '.join(map(str, r['resumed_at']))}"
+               for r in results if r.get("resumed_at")]
+    # A resumed run's robots restart from a reset: its episodes are re-synchronised there, which moves the
+    # "train, last 10%" columns (the evaluation starts from a reset anyway and is unaffected).
+    resumed_note = ("resumed from a checkpoint (robots restarted from a reset there): " + "; ".join(resumed)
+                    if resumed else "no run was resumed")
     print(table)
     print(cost)
+    print(resumed_note)
     save_json({"task": TASK, "table": table, "cost": cost, "machine": platform.platform(), "cpu_count": os.cpu_count(),
                "date": time.strftime("%Y-%m-%d"),
+               "resumed": resumed_note,
                "runs": [{k: r[k] for k in ("algo", "seed", "iterations", "eval", "tail_tracking", "tail_length",
-                                           "train_s", "eval_s")} for r in results]},
+                                           "train_s", "eval_s")} | {"resumed_at": r.get("resumed_at", [])}
+                        for r in results]},
               os.path.join(args.out, "summary.json"))
     with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(table + "\n\n" + cost + "\n")
+        f.write(table + "\n\n" + cost + "\n\n" + resumed_note + "\n")
     print(f"{trained} run(s) trained, {len(jobs) - trained} read back; wrote {args.out}/summary.json, table.md, "
           "curves.png")
     return {"results": results, "trained": trained, "table": table}
