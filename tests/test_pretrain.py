@@ -192,7 +192,8 @@ def test_genpo_train_hold_obs_normalizer_keeps_the_pretrained_statistics_and_res
 
     # The printed resume command repeats what --init set (it is not in the checkpoint) and the hold.
     args = train.parse_args([*common, "--hold-obs-normalizer", "algorithm.learning_rate=0.0002"])
-    command = shlex.split(train.resume_command(args, str(tmp_path / "held"), held, 1))
+    inherited = train.resolve_config(args)[3]
+    command = shlex.split(train.resume_command(args, str(tmp_path / "held"), held, 1, inherited))
     assert "--hold-obs-normalizer" in command and "--init" not in command
     # The user's overrides come after (and so win over) what --init set.
     assert command.index("algorithm.compression_coef=0.0") < command.index("algorithm.learning_rate=0.0002")

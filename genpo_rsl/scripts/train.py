@@ -71,8 +71,9 @@ def _check_positive_int(name: str, value: Any) -> None:
         raise UsageError(f"{name}: must be an integer >= 1, got {value!r}")
 
 
-def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict]:
-    """(settings, resolved runner config, the overrides applied), every value checked that can be before an env."""
+def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict, dict]:
+    """(settings, resolved runner config, the overrides applied, the part of them --init derived), every value
+    checked that can be before an env."""
     flags = {}
     if args.num_envs is not None:
         flags["num_envs"] = args.num_envs
@@ -89,20 +90,21 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict]:
     if args.hold_obs_normalizer and not (args.init or args.resume):
         raise UsageError("--hold-obs-normalizer: needs --init CKPT (it holds a pretrained actor's observation "
                          "statistics), or --resume of a run started that way")
-    overrides = overrides_from_args(args)
-    if args.init or args.critic_warmup:
-        # The pretrained actor's policy settings (its run.json), then the command line's.
-        overrides = {**init_overrides(args.init, args.critic_warmup, args.resume, args.algo), **overrides}
+    # What --init sets (the pretrained actor's policy settings, GenPO's fine-tuning defaults), then the command line's.
+    inherited = init_overrides(args.init, args.critic_warmup, args.resume, args.algo)
+    overrides = {**inherited, **overrides_from_args(args)}
     cfg = apply_overrides(cfg, overrides)
     for field in ("num_steps_per_env", "max_iterations", "save_interval"):
         _check_positive_int(field, cfg[field])
     with as_usage_error():
         validate_genpo_algorithm(cfg["algorithm"])  # the PPO fields of either algorithm, GenPO's for GenPO
-    return settings, cfg, overrides
+    return settings, cfg, overrides, inherited
 
 
-def resume_command(args: argparse.Namespace, log_dir: str, checkpoint: str, remaining: int) -> str:
-    """The genpo-train command that continues this run from ``checkpoint`` for its ``remaining`` iterations."""
+def resume_command(args: argparse.Namespace, log_dir: str, checkpoint: str, remaining: int,
+                   inherited: dict | None = None) -> str:
+    """The genpo-train command that continues this run from ``checkpoint`` for its ``remaining`` iterations;
+    ``inherited``: the overrides --init derived (resolve_config's fourth value)."""
     command = [PROG, "--task", args.task, "--algo", args.algo, "--seed", str(args.seed)]
     if args.num_envs is not None:
         command += ["--num-envs", str(args.num_envs)]
@@ -115,11 +117,8 @@ def resume_command(args: argparse.Namespace, log_dir: str, checkpoint: str, rema
     if args.hold_obs_normalizer:
         command += ["--hold-obs-normalizer"]
     command += ["--log-dir", os.path.abspath(log_dir), "--resume", os.path.abspath(checkpoint)]
-    if args.init:
-        # What --init set (the pretrained actor's policy settings, GenPO's fine-tuning defaults) is not in the
-        # checkpoint; repeat it, before the user's own overrides so that those still win.
-        inherited = init_overrides(args.init, algo=args.algo)
-        command += [f"{key}={json.dumps(value)}" for key, value in inherited.items()]
+    # What --init set is not in the checkpoint: repeat it, before the user's own overrides so that those still win.
+    command += [f"{key}={json.dumps(value)}" for key, value in (inherited or {}).items()]
     command += args.overrides
     # Last, so that it wins over an earlier max_iterations in the overrides or the --config file.
     return shlex.join([*command, f"max_iterations={remaining}"])
@@ -159,7 +158,7 @@ def run(argv=None) -> str:
 def _train(args: argparse.Namespace) -> str:
     from genpo_rsl.runner import GenPORunner, TrainingStopped
 
-    settings, cfg, overrides = resolve_config(args)
+    settings, cfg, overrides, inherited = resolve_config(args)
     seed_everything(args.seed)
     with as_usage_error():
         env = make_task_env(args.task, settings["num_envs"], args.seed, args.device, **env_kwargs(args.task, settings))
@@ -192,9 +191,9 @@ def _train(args: argparse.Namespace) -> str:
             code = 128 + received[0]
             if stop.checkpoint is None:
                 raise CommandExit(code, f"{PROG}: {stop}") from None
+            resume = resume_command(args, log_dir, stop.checkpoint, stop.remaining, inherited)
             raise CommandExit(code, f"{PROG}: stopped after iteration {stop.iteration} ({stop.reason}); saved "
-                                    f"{stop.checkpoint}\n{PROG}: resume with:\n  "
-                                    f"{resume_command(args, log_dir, stop.checkpoint, stop.remaining)}") from None
+                                    f"{stop.checkpoint}\n{PROG}: resume with:\n  {resume}") from None
         final = os.path.join(log_dir, "model_final.pt")
         runner.save(final)
     finally:
