@@ -90,12 +90,18 @@ def code_state() -> dict:
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30).stdout.strip()
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30).stdout
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    dirty = [line[3:] for line in git("status", "--porcelain", "--", "genpo_rsl", "bench").splitlines()]
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted": dirty}
+    status = git("status", "--porcelain", "--", "genpo_rsl", "bench")
+    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted": porcelain_paths(status)}
+
+
+def porcelain_paths(status: str) -> list[str]:
+    """The paths of `git status --porcelain` lines ("XY path"). The status columns may be blank, so the text is
+    not stripped first: that ate the first path's first letter (runs recorded "ench/demos.py")."""
+    return [line[3:] for line in status.splitlines() if len(line) > 3]
 
 
 def run_one(job: dict) -> dict:

@@ -52,6 +52,15 @@ def test_returns_smoke_writes_results_and_resumes(tmp_path):
     assert (empty["trained"], empty["results"]) == (0, [])
 
 
+def test_code_state_keeps_whole_paths_of_changed_files():
+    returns = _bench("returns")
+    status = " M bench/demos.py\nM  genpo_rsl/flows/coupled.py\n?? bench/new_study.py\n"
+    assert returns.porcelain_paths(status) == ["bench/demos.py", "genpo_rsl/flows/coupled.py", "bench/new_study.py"]
+    state = returns.code_state()
+    assert len(state["commit"]) == 40
+    assert all(path.startswith(("bench/", "genpo_rsl/")) for path in state["uncommitted"])
+
+
 def test_multimodality_smoke_measures_mode_fractions(tmp_path):
     out = str(tmp_path / "mm")
     result = _bench("multimodality").main(["--smoke", "--out", out])
