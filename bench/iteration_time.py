@@ -4,10 +4,13 @@
     python bench/iteration_time.py --flow both             # the coupled and the multistep flow against one PPO run
     python bench/iteration_time.py --variants coupled coupled:compression_fraction=0.25 \\
         coupled:compression_coef=0 multistep               # several GenPO settings against one PPO run
+    python bench/iteration_time.py --cases Hopper-v5:1 --variants coupled coupled:noise_scale=learned \
+        coupled:noise_scale=state                          # policy (flow) fields too
     python bench/iteration_time.py --torch-compile-mode default   # rsl_rl 5.1+'s torch_compile_mode, PPO and GenPO
     python bench/iteration_time.py --smoke                 # seconds; exercised by the test suite
 
-A variant is FLOW[:KEY=VALUE,...] with GenPO algorithm fields (genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS). Per case
+A variant is FLOW[:KEY=VALUE,...] with GenPO algorithm fields (genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS) or policy
+fields (genpo_rsl.config.FLOW_DEFAULTS, e.g. ``coupled:noise_scale=learned``). Per case
 and variant it prints the median over iterations (the first, warm-up iteration dropped) of wall time, update time,
 env-step time and the policy's share of the rollout, and a line with ``GenPO/PPO wall <R>x``. Every GenPO variant
 is compared with the PPO run of the same case, measured in the same process; read the ratios, not the seconds.
@@ -22,6 +25,8 @@ import os
 import numpy as np
 
 from harness import save_json, strip_runtime, train_and_record
+
+from genpo_rsl.config import FLOW_DEFAULTS
 
 DEFAULT_CASES = ["HalfCheetah-v5:16", "toy/ZeroCost:1024"]
 TIMES = ("wall_s", "update_s", "env_s", "policy_rollout_s")
@@ -80,7 +85,10 @@ def measure(task: str, num_envs: int, variants: list[tuple[str, dict]], iteratio
     ppo = timed_run(task, "ppo", {"num_envs": num_envs}, iterations, threads, compile_mode)
     rows = []
     for flow, fields in variants:
-        overrides = {"num_envs": num_envs, "flow": {"flow": flow}, "genpo": fields}
+        # Policy fields (noise_scale, num_steps, ...) go to the flow, the rest to GenPO's algorithm fields.
+        policy = {k: v for k, v in fields.items() if k in FLOW_DEFAULTS}
+        algorithm = {k: v for k, v in fields.items() if k not in FLOW_DEFAULTS}
+        overrides = {"num_envs": num_envs, "flow": {"flow": flow, **policy}, "genpo": algorithm}
         genpo = timed_run(task, "genpo", overrides, iterations, threads, compile_mode)
         rows.append({"task": task, "num_envs": num_envs, "flow": flow, "genpo_fields": fields,
                      "variant": variant_name(flow, fields), "device": device_note, "threads": threads,

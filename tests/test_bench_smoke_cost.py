@@ -35,9 +35,12 @@ def test_iteration_time_variants_reach_the_algorithm(tmp_path):
         "coupled", {"compression_fraction": 0.25, "compression_coef": 0})
     with pytest.raises(SystemExit, match="coupled' or 'multistep"):
         iteration_time.parse_variant("gaussian")
-    rows = iteration_time.main(["--smoke", "--variants", "coupled:compression_fraction=0.25", "--out", str(tmp_path)])
+    rows = iteration_time.main(["--smoke", "--variants", "coupled:compression_fraction=0.25,noise_scale=learned",
+                                "--out", str(tmp_path)])
     settings = rows[0]["genpo"]["run"]["settings"]
-    assert settings["genpo"] == {"compression_fraction": 0.25} and settings["flow"]["flow"] == "coupled"
+    # An algorithm field reaches GenPO's algorithm config, a policy field the flow's.
+    assert settings["genpo"] == {"compression_fraction": 0.25}
+    assert settings["flow"]["flow"] == "coupled" and settings["flow"]["noise_scale"] == "learned"
 
 
 def test_update_cost_smoke_table(tmp_path, capsys):
