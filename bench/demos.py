@@ -379,11 +379,35 @@ def steps_to_reach(curve: dict, target: float) -> int | None:
     return int(curve["env_steps"][hits[0]]) if hits.size else None
 
 
+def steps_share(result: dict) -> tuple[int | None, float | None]:
+    """(env steps at which fine-tuning first reaches scratch's final training return, their share of scratch's
+    steps); (None, None) when it never does."""
+    steps = steps_to_reach(result["finetune"], np.nanmean(result["scratch"]["return_mean"][-5:]))
+    return steps, None if steps is None else steps / result["scratch"]["env_steps"][-1]
+
+
+def mujoco_goal_lines(results: list[dict]) -> list[str]:
+    """One line per fine-tuning recipe over its seeds: the share of scratch's steps per seed and how many seeds
+    meet the goal (<= 50%), and the final evaluations' means."""
+    lines = []
+    for tag in sorted({result_tag(r) for r in results}):
+        runs = [r for r in results if result_tag(r) == tag]
+        shares = [steps_share(r)[1] for r in runs]
+        text = " / ".join("not reached" if x is None else f"{x:.0%}" for x in shares)
+        met = sum(x is not None and x <= 0.5 for x in shares)
+        finetune = [float(np.mean(r["finetune"]["final_eval"])) for r in runs]
+        scratch = [float(np.mean(r["scratch"]["final_eval"])) for r in runs]
+        lines.append(f"{tag.lstrip('_') or 'default'}: seeds {', '.join(str(r['seed']) for r in runs)}; share of "
+                     f"scratch's steps {text}; goal (<= 50%) met in {met}/{len(runs)}; final eval BC+fine-tune "
+                     f"{fmt(finetune, 0)}, scratch {fmt(scratch, 0)}")
+    return lines
+
+
 def mujoco_report(results: list[dict], out: str) -> str:
     rows = []
     for r in results:
         scratch_final = float(np.mean(r["scratch"]["final_eval"]))
-        target_steps = steps_to_reach(r["finetune"], np.nanmean(r["scratch"]["return_mean"][-5:]))
+        target_steps = steps_share(r)[0]
         rows.append([r["task"], r["seed"], result_tag(r).lstrip("_") or "default",
                      fmt(r["expert_returns"], 0), f"{r['pretrained']['heldout_log_likelihood']:.2f}"
                      if r["pretrained"].get("heldout_log_likelihood") is not None else "-",
@@ -394,6 +418,7 @@ def mujoco_report(results: list[dict], out: str) -> str:
     table = markdown_table(["task", "seed", "fine-tuned policy", "expert return (demos)", "BC held-out log-lik",
                             "BC+fine-tune final", "scratch final", "fine-tune steps to scratch's final train return",
                             "scratch steps", "share of scratch's steps (goal <= 50%)", "scratch eval mean"], rows)
+    table += "\n\n" + "\n".join(f"- {line}" for line in mujoco_goal_lines(results))
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for i, r in enumerate(results):

@@ -105,3 +105,20 @@ def test_bench_demos_smoke_writes_both_studies_and_resumes(tmp_path):
     again = bench.main(["--smoke", "--out", out])  # finished runs are read back, never retrained
     assert again["twogoal"]["trained"] == 0 and again["mujoco"]["trained"] == 0
     assert again["twogoal"]["table"] == first["twogoal"]["table"]
+
+
+def test_bench_demos_goal_lines_count_the_seeds_that_meet_the_half_steps_goal():
+    import importlib
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+    bench = importlib.import_module("demos")
+    steps = [100 * (i + 1) for i in range(10)]
+    scratch = {"env_steps": steps, "return_mean": [float(i) for i in range(10)], "final_eval": [9.0]}  # final ~7
+    fast = {"env_steps": steps, "return_mean": [0.0, 0.0] + [20.0] * 8, "final_eval": [20.0]}  # smoothed >= 7 at 400
+    never = {"env_steps": steps, "return_mean": [1.0] * 10, "final_eval": [1.0]}
+    runs = [{"seed": seed, "finetune": curve, "scratch": scratch, "hold_normalizer": True}
+            for seed, curve in ((0, fast), (1, never))]
+    assert bench.steps_share(runs[0]) == (400, 0.4) and bench.steps_share(runs[1]) == (None, None)
+    (line,) = bench.mujoco_goal_lines(runs)
+    assert "seeds 0, 1" in line and "40% / not reached" in line and "met in 1/2" in line
