@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 
 import numpy as np
@@ -244,6 +245,9 @@ def mujoco_job(job: dict) -> dict:
     from genpo_rsl.scripts import demos as demos_cli
     from genpo_rsl.scripts import train as train_cli
 
+    if os.path.isfile(job["path"]):  # a finished run is read back as it is (its expert and checkpoints may be gone)
+        with open(job["path"]) as f:
+            return json.load(f)
     torch.set_num_threads(1)
     task, seed, out = job["task"], job["seed"], job["out"]
     base = os.path.join(out, task.replace("/", "_"), f"seed{seed}")

@@ -122,3 +122,20 @@ def test_bench_demos_goal_lines_count_the_seeds_that_meet_the_half_steps_goal():
     assert bench.steps_share(runs[0]) == (400, 0.4) and bench.steps_share(runs[1]) == (None, None)
     (line,) = bench.mujoco_goal_lines(runs)
     assert "seeds 0, 1" in line and "40% / not reached" in line and "met in 1/2" in line
+
+
+def test_bench_demos_mujoco_reads_a_finished_run_back_without_its_checkpoints(tmp_path):
+    import importlib
+    import json
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+    bench = importlib.import_module("demos")
+    run = {"task": "Hopper-v5", "seed": 3, "finetune": {}, "scratch": {}}
+    path = tmp_path / "mujoco" / "Hopper-v5__seed3__it150.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(run))
+    # Only the run's JSON is there (as in a results folder): nothing may be trained to rebuild the rest.
+    job = {"task": "Hopper-v5", "seed": 3, "out": str(tmp_path / "mujoco"), "path": str(path)}
+    assert bench.mujoco_job(job) == run
+    assert sorted(os.listdir(tmp_path / "mujoco")) == ["Hopper-v5__seed3__it150.json"]
