@@ -252,6 +252,9 @@ def mujoco_job(job: dict) -> dict:
     task, seed, out = job["task"], job["seed"], job["out"]
     base = os.path.join(out, task.replace("/", "_"), f"seed{seed}")
     env_over = job.get("extra_overrides", {})
+    # The study's GenPO (pretrained, fine-tuned and from scratch) keeps the fixed base its recorded seeds used, also
+    # where the package's task default is now noise_scale="state"; --policy-fields changes it and names the variant.
+    env_over = {**env_over, "flow": {**STUDY_POLICY, **env_over.get("flow", {})}}
     expert = os.path.join(base, "expert", "model_final.pt")
     if not os.path.isfile(expert):
         argv = ["--task", task, "--algo", "ppo", "--seed", str(seed), "--max-iterations", str(job["expert_iterations"]),
@@ -327,6 +330,7 @@ def policy_tag(fields: dict) -> str:
 
 
 DEFAULT_CRITIC_WARMUP = 5
+STUDY_POLICY = {"noise_scale": "fixed"}  # the MuJoCo study's GenPO policy fields (before any --policy-fields)
 DEFAULT_MUJOCO_ITERATIONS = 150
 
 

@@ -3,10 +3,11 @@
 Every algorithm gets exactly the settings of genpo_rsl.train_config for the task (only the policy differs), so the
 comparison is fair by construction. Algorithms ("--algos"):
   * ppo              rsl_rl's Gaussian PPO;
-  * genpo            GenPO with the coupled flow (the paper's);
-  * genpo_multistep  GenPO with the multistep flow (policy field flow="multistep");
+  * genpo            GenPO with the coupled flow and the paper's fixed N(0, I) base;
+  * genpo_multistep  GenPO with the multistep flow (policy field flow="multistep"), fixed base;
   * genpo_learned_sigma  coupled GenPO with a learned state-independent noise scale (noise_scale="learned");
-  * genpo_state_sigma    coupled GenPO with a state-dependent noise scale (noise_scale="state").
+  * genpo_state_sigma    coupled GenPO with a state-dependent noise scale (noise_scale="state"), the package's
+                         MuJoCo default since this study (the names above pin what each run measured).
 Per (task, algo, seed) run we keep:
   * the learning curve: mean return of the last num_envs finished training episodes, vs env steps and vs wall time;
   * "eval": the mean undiscounted return of --eval-episodes deterministic episodes after training
@@ -49,13 +50,13 @@ TASKS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5"]  # Ant-v5 / Humanoid-v5 o
 # name -> (rsl_rl algorithm, policy (flow) fields it sets). "flow" is the policy field that picks GenPO's flow.
 ALGOS: dict[str, tuple[str, dict]] = {
     "ppo": ("ppo", {}),
-    "genpo": ("genpo", {"flow": "coupled"}),
-    "genpo_multistep": ("genpo", {"flow": "multistep"}),
+    "genpo": ("genpo", {"flow": "coupled", "noise_scale": "fixed"}),
+    "genpo_multistep": ("genpo", {"flow": "multistep", "noise_scale": "fixed"}),
     "genpo_learned_sigma": ("genpo", {"flow": "coupled", "noise_scale": "learned"}),
     "genpo_state_sigma": ("genpo", {"flow": "coupled", "noise_scale": "state"}),
 }
 DEFAULT_ALGOS = ["ppo", "genpo", "genpo_multistep"]
-LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (coupled)", "genpo_multistep": "GenPO (multistep)",
+LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (coupled, fixed base)", "genpo_multistep": "GenPO (multistep)",
           "genpo_learned_sigma": "GenPO (learned sigma)", "genpo_state_sigma": "GenPO (state sigma)"}
 COLORS = {"ppo": "C0", "genpo": "C1", "genpo_multistep": "C2", "genpo_learned_sigma": "C3", "genpo_state_sigma": "C4"}
 # CleanRL ppo_continuous_action at 1M env steps (v4 tasks, 3 seeds, training episodic return), the target.
