@@ -126,3 +126,18 @@ def test_runner_trains_saves_and_reloads_with_state_noise(tmp_path):
         runner("fixed").load(str(path))
     for r in (trained, reloaded):
         r.env.close()
+
+
+@pytest.mark.parametrize("task", ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5", "Humanoid-v5"])
+def test_mujoco_tasks_default_to_the_state_noise_scale_and_other_tasks_keep_the_fixed_base(task):
+    """The returns study's evidence set the MuJoCo default; tasks it did not measure keep the paper's base, and the
+    paper's base stays one override away."""
+    from genpo_rsl.train_config import build_runner_cfg, task_settings
+
+    actor = build_runner_cfg("genpo", task_settings(task), major=5)["actor"]
+    assert actor["noise_scale"] == "state"
+    paper = build_runner_cfg("genpo", task_settings(task, {"flow": {"noise_scale": "fixed"}}), major=5)["actor"]
+    assert paper["noise_scale"] == "fixed"
+    assert build_runner_cfg("genpo", task_settings(task), major=3)["policy"]["noise_scale"] == "state"
+    for other in ("toy/TwoGoalReach", "Pendulum-v1", "genesis/Go2-Velocity-Flat"):
+        assert build_runner_cfg("genpo", task_settings(other), major=5)["actor"]["noise_scale"] == "fixed"
