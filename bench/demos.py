@@ -270,7 +270,7 @@ def mujoco_job(job: dict) -> dict:
     with np.load(demos) as archive:
         expert_returns = archive["episode_returns"].tolist()
     # A policy variant (--policy-fields) gets its own pretraining and fine-tuning; the expert, the demos and the
-    # from-scratch baseline (the package's default GenPO) are shared.
+    # from-scratch baseline (the study's GenPO, STUDY_POLICY) are shared.
     fields, tag = job.get("policy_fields", {}), policy_tag(job.get("policy_fields", {}))
     variant_over = {**env_over, "flow": {**env_over.get("flow", {}), **fields}} if fields else env_over
     pre = pretrain_cached(base, task, "genpo", seed, demos, job["pretrain"], variant_over, tag)
@@ -458,7 +458,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--demo-episodes", type=int, default=20, help="mujoco: expert episodes recorded")
     parser.add_argument("--policy-fields", nargs="*", default=[], metavar="KEY=VALUE",
                         help="mujoco: policy fields of the pretrained and fine-tuned GenPO (e.g. noise_scale=learned "
-                             "flow=multistep); the from-scratch baseline stays the default GenPO")
+                             "flow=multistep); the from-scratch baseline stays the study's fixed-base GenPO")
     parser.add_argument("--finetune-fields", nargs="*", default=[], metavar="KEY=VALUE",
                         help="mujoco: algorithm fields of the fine-tuning run only, PPO's or GenPO's (e.g. "
                              "learning_rate=1e-4 compression_coef=0)")

@@ -58,8 +58,8 @@ BASE_SETTINGS: dict[str, Any] = {
 # stays available (ppo.schedule = "adaptive").
 # GenPO's base noise on MuJoCo is state-dependent (noise_scale="state"): with the paper's fixed N(0, I) base the
 # executed action can sharpen only by spreading the two halves apart, which compression fights; at 1M steps the
-# state-dependent scale beat the fixed base on Hopper, Walker2d and HalfCheetah (bench/returns.py, README
-# "Evidence") at the same cost per iteration. The paper's base stays one field away (flow.noise_scale = "fixed").
+# state-dependent scale beat the fixed base on Hopper and Walker2d and matched it on HalfCheetah (bench/returns.py,
+# README "Evidence"), with no poor seed, at the same cost per iteration. The paper's base stays one field away (flow.noise_scale = "fixed").
 MUJOCO_SETTINGS: dict[str, Any] = {
     "num_envs": 16,
     "num_steps_per_env": 128,  # 2,048 env steps per iteration (CleanRL: 1 env x 2,048)
