@@ -25,6 +25,7 @@ over several sessions keeps them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -35,10 +36,34 @@ import numpy as np
 from common_plots import fmt, markdown_table, mean_std, plot_band, pyplot
 from harness import add_study_arguments, run_cached, run_study, save_json, strip_runtime, train_and_record
 
-TASK = "genesis/Go2-Velocity-Flat"
-ALGOS = ("ppo", "genpo")
-COLORS = {"ppo": "C0", "genpo": "C1"}
-LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO"}
+# The two Go2 tasks: --task picks one by its short name; each has its own run files, table and curves.
+TASKS = {"flat": "genesis/Go2-Velocity-Flat", "omni": "genesis/Go2-Velocity-Flat-Omni"}
+# Run files: <prefix>__<variant>__seed<s>__it<n>.json (the Flat task keeps the study's original prefix).
+PREFIXES = {"flat": "go2", "omni": "go2omni"}
+# Variant -> (rsl_rl algo, task_settings overrides). "genpo" is whatever the package's robot default is; the
+# others pin their recipe, so a name keeps meaning what its recorded runs measured when the defaults move.
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "ppo": ("ppo", {}),
+    "genpo": ("genpo", {}),
+    # The robot default before this study: the paper's coupled flow, fixed N(0, I) base, compression on, and the
+    # Genesis example's entropy bonus 0.01.
+    "genpo_paper": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "fixed"},
+                              "genpo": {"compression_coef": 0.01}}),
+    # The authors' locomotion configs: coupled, mix 0.95, compression off, no entropy bonus.
+    "genpo_authors": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "fixed", "mix": 0.95},
+                                "genpo": {"compression_coef": 0.0}, "ppo": {"entropy_coef": 0.0}}),
+    "coupled_state": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "state"},
+                                "genpo": {"compression_coef": 0.0}}),
+    "multistep_state": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state"}}),
+    "multistep_state_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state"},
+                                       "ppo": {"entropy_coef": 0.0}}),
+    "multistep_fixed_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "fixed"},
+                                       "ppo": {"entropy_coef": 0.0}}),
+}
+LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
+          "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
+          "multistep_state": "multistep, state sigma", "multistep_state_ent0": "multistep, state sigma, no entropy",
+          "multistep_fixed_ent0": "multistep, fixed base, no entropy"}
 TRACKING = "tracking_lin_vel"
 
 
@@ -77,7 +102,9 @@ def run_one(job: dict) -> dict:
     def compute() -> dict:
         from genpo_rsl.runner import evaluate
 
-        result = train_and_record(TASK, job["algo"], job["seed"], overrides=job["overrides"],
+        algo, variant_overrides = VARIANTS[job["algo"]]
+        overrides = _merge(variant_overrides, job["overrides"])
+        result = train_and_record(job["task"], algo, job["seed"], overrides=overrides,
                                   iterations=job["iterations"], threads=1, env_kwargs=job["env_kwargs"],
                                   on_record=_collect_episodes, runner_class=_spread_start_runner(),
                                   resume_path=partial_path, checkpoint_every=job["checkpoint_every"])
@@ -93,6 +120,7 @@ def run_one(job: dict) -> dict:
         tail_tracking = [v for r in tail for v in r["new_tracking"]]
         tail_lengths = [v for r in tail for v in r["new_lengths"]]
         out = strip_runtime(result)
+        out["algo"] = job["algo"]  # the variant's name (train_and_record records rsl_rl's algo)
         out["records"] = [{k: r[k] for k in ("iteration", "env_steps", "elapsed_s", "wall_s", "update_s", "env_s",
                                              "episodes", "return_mean", "length_mean", "tracking_mean")}
                           | {"kl": r["losses"].get("kl"), "learning_rate": r["learning_rate"]} for r in records]
@@ -113,6 +141,14 @@ def run_one(job: dict) -> dict:
     return result
 
 
+def _merge(low: dict, high: dict) -> dict:
+    """task_settings overrides ``high`` over ``low``, nested dicts merged key by key."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in low.items()}
+    for key, value in high.items():
+        out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
 def _series(run: dict, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(env steps, wall s, per-iteration value carried forward over iterations where no episode finished)."""
     records = run["records"]
@@ -124,9 +160,9 @@ def _series(run: dict, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.array([r["elapsed_s"] for r in records], dtype=float), values)
 
 
-def report(results: list[dict], out: str) -> str:
+def report(results: list[dict], out: str, task: str) -> str:
     plt = pyplot()
-    by_algo = {a: [r for r in results if r["algo"] == a] for a in ALGOS}
+    by_algo = {a: [r for r in results if r["algo"] == a] for a in VARIANTS}
     metrics = [("return_mean", "mean episode return"), ("length_mean", "mean episode length (steps)"),
                ("tracking_mean", "tracking_lin_vel (per episode)")]
     fig, axes = plt.subplots(len(metrics), 2, figsize=(10, 3.0 * len(metrics)), squeeze=False)
@@ -136,14 +172,22 @@ def report(results: list[dict], out: str) -> str:
                 continue
             data = [_series(r, key) for r in runs]
             name = f"{LABELS[algo]} ({len(runs)} seeds)"
-            plot_band(axes[row][0], [d[0] for d in data], [d[2] for d in data], name, COLORS[algo])
-            plot_band(axes[row][1], [d[1] for d in data], [d[2] for d in data], name, COLORS[algo])
+            color = f"C{list(VARIANTS).index(algo)}"
+            plot_band(axes[row][0], [d[0] for d in data], [d[2] for d in data], name, color)
+            plot_band(axes[row][1], [d[1] for d in data], [d[2] for d in data], name, color)
+            for run in runs:  # where a run resumed, the robots restarted from a reset: marked, not hidden
+                for at in run.get("resumed_at", []):
+                    if 0 < at <= len(run["records"]):
+                        rec = run["records"][at - 1]
+                        for col, x in enumerate((rec["env_steps"], rec["elapsed_s"])):
+                            axes[row][col].axvline(x, color=color, ls=":", lw=0.8, alpha=0.6)
         for col, xlabel in enumerate(("env steps", "training wall time (s, one thread)")):
             axes[row][col].set_xlabel(xlabel)
             axes[row][col].set_ylabel(label)
             axes[row][col].grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"{TASK}: mean +- std over seeds (episodes finished in each iteration)", fontsize=10)
+    fig.suptitle(f"{task}: mean +- std over seeds (episodes finished in each iteration; dotted: a run resumed "
+                 "there)", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "curves.png"), dpi=110)
     plt.close(fig)
@@ -166,17 +210,21 @@ def report(results: list[dict], out: str) -> str:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--algos", nargs="+", choices=ALGOS, default=list(ALGOS),
+    parser.add_argument("--task", choices=list(TASKS), default="flat",
+                        help="flat: walk forward at 0.5 m/s; omni: sampled x/y/yaw commands (PPO does not saturate)")
+    parser.add_argument("--algos", nargs="+", choices=list(VARIANTS), default=["ppo", "genpo"],
                         help="e.g. two processes, one per algorithm (the report covers the runs of this command; "
                              "--report-only tabulates every finished run)")
-    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--iterations", type=int, default=None, help="default: 100 (flat), 200 (omni)")
     parser.add_argument("--num-envs", type=int, default=None, help="default: the task's (1024)")
     add_study_arguments(parser, "docs/results/go2", "32 envs x 2 iterations x 1 seed, 2 s episodes")
     # One process by default: each Genesis process start costs about 90 CPU-seconds of kernel loading.
     parser.set_defaults(jobs=1)
     args = parser.parse_args(argv)
 
-    seeds, iterations, overrides, env_kwargs, every = args.seeds, args.iterations, {}, {}, 10
+    task = TASKS[args.task]
+    iterations = args.iterations or (200 if args.task == "omni" else 100)
+    seeds, overrides, env_kwargs, every = args.seeds, {}, {}, 10
     if args.num_envs:
         overrides["num_envs"] = args.num_envs
     if args.smoke:
@@ -186,37 +234,55 @@ def main(argv=None) -> dict:
     for seed in seeds:  # seed-major: a study cut short has both algorithms at the same seeds
         for algo in args.algos:
             tag = "smoke" if args.smoke else f"it{iterations}" + (f"_n{args.num_envs}" if args.num_envs else "")
-            jobs.append({"algo": algo, "seed": seed, "iterations": iterations, "overrides": overrides,
+            jobs.append({"task": task, "algo": algo, "seed": seed, "iterations": iterations, "overrides": overrides,
                          "env_kwargs": env_kwargs, "checkpoint_every": every,
-                         "path": os.path.join(args.out, "runs", f"go2__{algo}__seed{seed}__{tag}.json")})
+                         "path": os.path.join(args.out, "runs",
+                                              f"{PREFIXES[args.task]}__{algo}__seed{seed}__{tag}.json")})
+    if args.report_only:  # every finished run of the task at this budget, whatever --algos says
+        jobs = [dict(job, algo=algo, path=job["path"].replace(f"__{job['algo']}__", f"__{algo}__"))
+                for job in jobs if job["algo"] == args.algos[0] for algo in VARIANTS]
     # Genesis is initialised once per process: with --jobs 1 the runs go one after another in this process;
     # --jobs > 1 spawns worker processes, each paying Genesis' start-up.
     jobs, results, trained = run_study(run_one, jobs, 1 if args.smoke else args.jobs, args.report_only)
-    os.makedirs(args.out, exist_ok=True)
-    table = report(results, args.out) if results else "(no finished runs)"
+    out = os.path.join(args.out, args.task)
+    os.makedirs(out, exist_ok=True)
+    table = report(results, out, task) if results else "(no finished runs)"
     hours = sum(r["train_s"] + r["eval_s"] for r in results) / 3600
     cost = f"compute: {hours:.2f} core-hours in {len(results)} runs (training plus evaluation, one thread per run)"
     resumed = [f"{LABELS[r['algo']]} seed {r['seed']} at iteration {', '.join(map(str, r['resumed_at']))}"
                for r in results if r.get("resumed_at")]
-    # A resumed run's robots restart from a reset: its episodes are re-synchronised there, which moves the
-    # "train, last 10%" columns (the evaluation starts from a reset anyway and is unaffected).
+    # A resumed run's robots restart from a reset: its episodes are re-synchronised there (marked in the curves),
+    # which moves the "train, last 10%" columns (the evaluation starts from a reset anyway and is unaffected).
     resumed_note = ("resumed from a checkpoint (robots restarted from a reset there): " + "; ".join(resumed)
                     if resumed else "no run was resumed")
     print(table)
     print(cost)
     print(resumed_note)
-    save_json({"task": TASK, "table": table, "cost": cost, "machine": platform.platform(), "cpu_count": os.cpu_count(),
-               "date": time.strftime("%Y-%m-%d"),
-               "resumed": resumed_note,
-               "runs": [{k: r[k] for k in ("algo", "seed", "iterations", "eval", "tail_tracking", "tail_length",
-                                           "train_s", "eval_s")} | {"resumed_at": r.get("resumed_at", [])}
-                        for r in results]},
-              os.path.join(args.out, "summary.json"))
-    with open(os.path.join(args.out, "table.md"), "w") as f:
+    with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table + "\n\n" + cost + "\n\n" + resumed_note + "\n")
-    print(f"{trained} run(s) trained, {len(jobs) - trained} read back; wrote {args.out}/summary.json, table.md, "
-          "curves.png")
+    write_summary(args.out)
+    print(f"{trained} run(s) trained, {len(jobs) - trained} read back; wrote {args.out}/summary.json, "
+          f"{out}/table.md, {out}/curves.png")
     return {"results": results, "trained": trained, "table": table}
+
+
+def write_summary(out: str) -> None:
+    """OUT/summary.json: one entry per finished run file of either task (the tables are per task)."""
+    runs = []
+    folder = os.path.join(out, "runs")
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(folder, name)) as f:
+            r = json.load(f)
+        runs.append({"task": r["task"], "algo": r["algo"], "seed": r["seed"], "iterations": r["iterations"],
+                     "env_steps": r["records"][-1]["env_steps"], "train_s": r["train_s"], "eval_s": r["eval_s"],
+                     "eval": r["eval"], "tail_tracking": r["tail_tracking"], "tail_length": r["tail_length"],
+                     "settings": {k: r["settings"].get(k) for k in ("flow", "genpo", "ppo")},
+                     "resumed_at": r.get("resumed_at", []), "file": f"runs/{name}"})
+    hours = sum(r["train_s"] + r["eval_s"] for r in runs) / 3600
+    save_json({"machine": platform.platform(), "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+               "core_hours": hours, "runs": runs}, os.path.join(out, "summary.json"))
 
 
 if __name__ == "__main__":

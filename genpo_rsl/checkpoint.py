@@ -364,11 +364,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None, *, policy
 
 
 def flow_config(flow: nn.Module) -> dict:
-    """The flow settings a state dict does not carry (see :func:`_check_flow_config`)."""
-    config = {"num_steps": int(flow.num_steps), "noise_scale": flow.noise_scale_mode}
-    config.update({name: float(getattr(flow, name)) for name in ("mix", "history_coef", "velocity_coef")
-                   if hasattr(flow, name)})  # the coupled flow's mix, the multistep flow's coefficients
-    return config
+    """The flow settings a state dict does not carry (the flow's own :meth:`~genpo_rsl.flow.ExactFlow.settings`)."""
+    return flow.settings()
 
 
 def genpo_stamp(flow: nn.Module | None = None) -> dict:

@@ -8,60 +8,72 @@ and names, so that a typo or an out-of-range value fails before any training sta
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .flow import FLOW_SPECIFIC_FIELDS, FLOWS
-from .flow.base import check_positive, check_unit_interval
+from .flow import FLOWS, field_owners, flow_field, policy_defaults, policy_fields
+from .flow.fields import Field, defaults, markdown_rows
 
-# Policy (flow) fields beyond the usual hidden_dims / activation / obs_normalization.
-FLOW_DEFAULTS: dict[str, Any] = {
-    # "coupled": GenPO's coupled flow (paper), 2 velocity calls per step, the env gets (x + y) / 2;
-    # "multistep": the GenPO++ multistep flow, 1 velocity call per step, the env gets x_N (see genpo_rsl.flow).
-    "flow": "coupled",
-    "num_steps": 5,  # N flow steps (paper: 5 for every task)
-    "mix": 0.9,  # coupled only: p, the mixing coefficient (paper: 0.9; released code: 0.95)
-    "history_coef": 0.97,  # multistep only: b in (0, 1], weight of x_{i-1} (authors' IsaacLab configs: 0.97)
-    "velocity_coef": 1.0,  # multistep only: c > 0 in c dt v (authors' configs: 1.0; their page writes 1 + b)
-    "time_embed_dim": 32,  # sinusoidal time-embedding size (paper: 32; 16 for Quadcopter)
-    "time_hidden_dims": [64, 64],  # MLP on the time embedding (released code: [256, 256])
-    # "fixed": base N(0, I) (paper); "learned": state-independent sigma, exact entropy; "state": log sigma(s)
-    # linear in the observation, exact per-state entropy.
-    "noise_scale": "fixed",
-    "init_noise_scale": 1.0,
-}
 
-# Algorithm fields GenPO adds to rsl_rl's PPO.
-GENPO_ALGORITHM_DEFAULTS: dict[str, Any] = {
-    # nu * E||x - y||: keeps the two halves together so their average is a faithful action.
-    "compression_coef": 0.01,
-    # "l2": ||x - y|| (released code), "squared": ||x - y||^2 (paper).
-    "compression_form": "l2",
-    # Share of each minibatch the compression sample is drawn for, in (0, 1]: a random subset's mean is an unbiased
-    # estimate of the full mean at that share of its 2N velocity passes. 1.0: the paper's loss, bit for bit.
-    # 0.25: the coupled minibatch costs 13.8 instead of 24.2 Gaussian-actor passes, learning unchanged within the
-    # seed spread (docs/results/speed/README.md).
-    "compression_fraction": 0.25,
-    # Entropy used for the bonus (entropy_coef) and the log:
-    #   "closed_form": the exact entropy of the doubled action, H(base) + 2AN log p. With noise_scale="fixed"
-    #       it is a constant, so the bonus has no gradient (honest: a fixed N(0, I) base has no entropy to
-    #       raise); with noise_scale="learned" or "state" its gradient raises sigma.
-    #   "stored_samples": the released code's -mean log pi(stored samples). That is a cross-entropy, not the
-    #       current policy's entropy; its expected gradient is zero at the rollout policy and, once the policy
-    #       moves, it pushes away from the rollout policy (it grows the KL).
-    "entropy_term": "closed_form",
-    # Sample-based KL(pi_old || pi_new) estimate that drives the adaptive learning rate (no Gaussian closed form):
-    #   "k3": mean(exp(r) - 1 - r), r = log pi_new - log pi_old (unbiased, always >= 0, low variance);
-    #   "k1": mean(log pi_old - log pi_new) (released code; unbiased but can be negative).
-    "kl_estimator": "k3",
-    # Inversion round-trip check of a sample batch, logged every update. Above warn: a warning; above fail:
-    # training stops before the bad model is saved.
-    "roundtrip_warn": 1e-3,
-    "roundtrip_fail": 1e-1,
-}
+class _PolicyDefaults(Mapping):
+    """{policy setting: default}, read from the registered flows on every access (a flow registered later, e.g. by
+    a test, is included)."""
+
+    def __getitem__(self, key: str) -> Any:
+        return policy_defaults()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(policy_defaults())
+
+    def __len__(self) -> int:
+        return len(policy_defaults())
+
+    def __repr__(self) -> str:
+        return repr(policy_defaults())
+
+
+#: Policy (flow) fields beyond the usual hidden_dims / activation / obs_normalization: ``flow`` (which flow), the
+#: fields every flow takes (``genpo_rsl.flow.base.COMMON_FIELDS``) and each flow's own (its ``own_fields``).
+FLOW_DEFAULTS: Mapping[str, Any] = _PolicyDefaults()
 
 COMPRESSION_FORMS = ("l2", "squared")
 ENTROPY_TERMS = ("closed_form", "stored_samples")
 KL_ESTIMATORS = ("k1", "k3")
+
+#: Algorithm fields GenPO adds to rsl_rl's PPO, each declared once.
+ALGORITHM_FIELDS: tuple[Field, ...] = (
+    Field("compression_coef", 0.01, "nu, the weight of the compression loss nu E||x - y|| that keeps the coupled "
+          "flow's two halves together, so their average is a faithful action (the multistep flow has none).",
+          low=0.0),
+    Field("compression_form", "l2", "'l2': ||x - y|| (the released code); 'squared': ||x - y||^2 (the paper).",
+          choices=COMPRESSION_FORMS),
+    Field("compression_fraction", 0.25, "Share of each minibatch the compression sample is drawn for: a random "
+          "subset's mean is an unbiased estimate of the full mean at that share of its 2N velocity passes; 1.0 is "
+          "the paper's loss bit for bit (cost and learning: docs/results/speed).",
+          low=0.0, low_open=True, high=1.0),
+    Field("entropy_term", "closed_form", "What entropy_coef multiplies: 'closed_form', the exact entropy of the "
+          "doubled action (a constant with noise_scale='fixed', so the bonus has no gradient; with 'learned' or "
+          "'state' it raises sigma); 'stored_samples', the released code's -mean log pi(stored samples), a "
+          "cross-entropy that pushes away from the rollout policy.", choices=ENTROPY_TERMS),
+    Field("kl_estimator", "k3", "Sample KL(pi_old || pi_new) for the adaptive learning rate: 'k3' = "
+          "mean(exp(r) - 1 - r) (>= 0, low variance); 'k1' = mean(-r) (the released code).", choices=KL_ESTIMATORS),
+    Field("roundtrip_warn", 1e-3, "Inversion round-trip error (max abs, checked every update) above which training "
+          "warns.", low=0.0, low_open=True),
+    Field("roundtrip_fail", 1e-1, "Inversion round-trip error above which training stops before the bad model is "
+          "saved; at least roundtrip_warn.", low=0.0, low_open=True),
+)
+GENPO_ALGORITHM_DEFAULTS: dict[str, Any] = defaults(ALGORITHM_FIELDS)
+#: rsl_rl PPO fields whose values rsl_rl leaves unchecked: the allowed schedules.
+SCHEDULES = ("adaptive", "fixed")
+
+
+def configuration_tables() -> str:
+    """README's configuration tables (policy fields, then algorithm fields), generated from the declarations."""
+    header = ["| field | default | meaning |", "|---|---|---|"]
+    return "\n".join(["Policy fields GenPO adds (rsl_rl 5.x `actor` section, 3.x `policy` section):", "", *header,
+                      *markdown_rows(policy_fields(), field_owners()), "",
+                      "Algorithm fields GenPO adds to rsl_rl's `PPO`:", "", *header,
+                      *markdown_rows(ALGORITHM_FIELDS)])
 
 
 def check_unknown_keys(section: str, given: dict, allowed: set[str] | list[str]) -> None:
@@ -86,9 +98,10 @@ def check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
 
 def check_number(field: str, value: Any, low: float | None = None, high: float | None = None,
                  low_open: bool = False, high_open: bool = False) -> None:
-    """Check low <= value <= high (open ends with the flags); the message names the field and the range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"{field}: must be a number, got {value!r}")
+    """Check low <= value <= high (open ends with the flags) and finiteness; the message names the field and range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (
+            float("inf"), float("-inf")):
+        raise ValueError(f"{field}: must be a finite number, got {value!r}")
     bad_low = low is not None and (value <= low if low_open else value < low)
     bad_high = high is not None and (value >= high if high_open else value > high)
     if bad_low or bad_high:
@@ -99,40 +112,36 @@ def check_number(field: str, value: Any, low: float | None = None, high: float |
 
 
 def validate_flow_cfg(section: str, cfg: dict) -> None:
-    """Check the flow choice and its coefficients in a policy config as given (before FLOW_DEFAULTS are merged).
+    """Check a policy config's GenPO fields as given (before the defaults are merged), each by its declaration.
 
     ``section`` is the config section's name for the messages ("actor" in rsl_rl 4.x/5.x, "policy" in 3.x). A
-    setting that only the other flow takes must keep its default: a changed one would be silently ignored.
+    setting that only another flow takes must keep its default: a changed one would be silently ignored.
     """
-    flow = cfg.get("flow", FLOW_DEFAULTS["flow"])
-    check_choice(f"{section}.flow", flow, tuple(FLOWS))
-    # The flows' own checks, so a message reads the same from the config and from the flow's constructor.
-    if flow == "coupled":
-        check_unit_interval(f"{section}.mix", cfg.get("mix", FLOW_DEFAULTS["mix"]), "the paper uses 0.9")
-    else:
-        check_unit_interval(f"{section}.history_coef", cfg.get("history_coef", FLOW_DEFAULTS["history_coef"]),
-                            "the authors' IsaacLab configs use 0.97")
-        check_positive(f"{section}.velocity_coef", cfg.get("velocity_coef", FLOW_DEFAULTS["velocity_coef"]),
-                       "the authors' configs use 1.0")
-    for other, fields in FLOW_SPECIFIC_FIELDS.items():
-        for key in fields:
-            if other != flow and key in cfg and cfg[key] != FLOW_DEFAULTS[key]:
+    flow = cfg.get("flow", flow_field().default)
+    flow_field().check(flow, section)
+    owners = field_owners()
+    for field in policy_fields():
+        if field.name not in cfg or field.name == "flow":
+            continue
+        owner = owners.get(field.name)
+        if owner is not None and owner != flow:
+            if cfg[field.name] != field.default:
                 raise ValueError(
-                    f"{section}.{key}: {cfg[key]!r} is a setting of flow={other!r}, but {section}.flow is {flow!r}, "
-                    f"which does not use it. Fix: remove {key} (or set it back to {FLOW_DEFAULTS[key]!r}), or set "
-                    f"{section}.flow={other!r}. Allowed flows: {list(FLOWS)}.")
+                    f"{section}.{field.name}: {cfg[field.name]!r} is a setting of flow={owner!r}, but {section}.flow "
+                    f"is {flow!r}, which does not use it. Fix: remove {field.name} (or set it back to "
+                    f"{field.default!r}), or set {section}.flow={owner!r}. Allowed flows: {list(FLOWS)}.")
+            continue
+        field.check(cfg[field.name], section)
 
 
 def validate_genpo_algorithm(cfg: dict) -> None:
-    """Validate GenPO's and PPO's numeric algorithm fields that rsl_rl itself leaves unchecked."""
-    get = cfg.get
-    check_number("algorithm.compression_coef", get("compression_coef", 0.0), low=0.0)
-    check_choice("algorithm.compression_form", get("compression_form", "l2"), COMPRESSION_FORMS)
-    check_number("algorithm.compression_fraction", get("compression_fraction", 1.0), low=0.0, high=1.0, low_open=True)
-    check_choice("algorithm.entropy_term", get("entropy_term", "closed_form"), ENTROPY_TERMS)
-    check_choice("algorithm.kl_estimator", get("kl_estimator", "k3"), KL_ESTIMATORS)
-    check_number("algorithm.roundtrip_warn", get("roundtrip_warn", 1e-3), low=0.0, low_open=True)
-    check_number("algorithm.roundtrip_fail", get("roundtrip_fail", 1e-1), low=get("roundtrip_warn", 1e-3))
+    """Validate GenPO's algorithm fields (by their declarations) and the PPO fields rsl_rl itself leaves unchecked."""
+    for field in ALGORITHM_FIELDS:
+        if field.name in cfg:
+            field.check(cfg[field.name], "algorithm")
+    warn = cfg.get("roundtrip_warn", GENPO_ALGORITHM_DEFAULTS["roundtrip_warn"])
+    check_number("algorithm.roundtrip_fail", cfg.get("roundtrip_fail", GENPO_ALGORITHM_DEFAULTS["roundtrip_fail"]),
+                 low=warn)
     for field in ("entropy_coef", "value_loss_coef", "max_grad_norm"):
         if field in cfg:
             check_number(f"algorithm.{field}", cfg[field], low=0.0)
@@ -144,6 +153,8 @@ def validate_genpo_algorithm(cfg: dict) -> None:
             check_number(f"algorithm.{field}", cfg[field], low=0.0, high=1.0)
     if cfg.get("desired_kl") is not None:
         check_number("algorithm.desired_kl", cfg["desired_kl"], low=0.0, low_open=True)
+    if "schedule" in cfg:
+        check_choice("algorithm.schedule", cfg["schedule"], SCHEDULES)
     for field in ("num_learning_epochs", "num_mini_batches"):
         if field in cfg and (isinstance(cfg[field], bool) or not isinstance(cfg[field], int) or cfg[field] < 1):
             raise ValueError(f"algorithm.{field}: must be an integer >= 1, got {cfg[field]!r}")

@@ -25,7 +25,9 @@ override on the command line. IsaacLab type-checks overrides against the current
   Gaussian ones: those carry ``init_noise_std``/``noise_std_type``/``state_dependent_std``, which GenPO's policy has
   no use for and rejects; GenPO's base-noise settings are ``noise_scale``/``init_noise_scale``.
 
-GenPO's own defaults come from :mod:`genpo_rsl.config` (``FLOW_DEFAULTS``, ``GENPO_ALGORITHM_DEFAULTS``).
+GenPO's own fields (names, types, choices, defaults, help) are generated from their declarations
+(:func:`genpo_rsl.flow.policy_fields`, :data:`genpo_rsl.config.ALGORITHM_FIELDS`), so a field declared there is a
+Hydra override here without an edit.
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import MISSING
-from typing import Any, Literal
+from typing import Any
 
 from isaaclab.utils import configclass
 from isaaclab_rl.rsl_rl.rl_cfg import RslRlOnPolicyRunnerCfg, RslRlPpoAlgorithmCfg
 
 from genpo_rsl.compat import rsl_rl_major
-from genpo_rsl.config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS
+from genpo_rsl.config import ALGORITHM_FIELDS
+from genpo_rsl.flow import policy_fields
 
 # rsl-rl-lib 3.x (IsaacLab 2.3.x): names eval'd in rsl_rl's runner module, attached there by `import genpo_rsl`.
 GENPO_POLICY_CLASS = "rsl_rl.modules.GenPOActorCritic"
@@ -50,38 +53,25 @@ GENPO_MODEL_ALGORITHM_CLASS = "genpo_rsl.v5:GenPO"
 EXPERIMENT_SUFFIX = "_genpo"
 
 
-@configclass
-class GenPOFlowCfg:
-    """The flow's settings (the part of the actor config that both schemas share)."""
+def _declared(name: str, doc: str, fields, bases: tuple = (), extra: dict | None = None) -> type:
+    """A configclass whose fields are GenPO's declarations (``genpo_rsl.flow.fields.Field``): type (a ``Literal`` of
+    the choices for a string field), default and help text (in the class docstring), so IsaacLab's Hydra overrides
+    accept exactly what ``genpo-train`` and mjlab accept. ``extra``: {name: (type, default)} fields before them."""
+    annotations, namespace = {}, {}
+    for key, (kind, default) in (extra or {}).items():
+        annotations[key], namespace[key] = kind, default
+    lines = [doc, "", "Fields (GenPO's declarations):", ""]
+    for field in fields:
+        annotations[field.name] = field.type_hint()
+        namespace[field.name] = copy.deepcopy(field.default)
+        lines.append(f"* ``{field.name}`` (default ``{field.default!r}``): {field.help} Allowed: {field.range_text()}.")
+    namespace.update(__annotations__=annotations, __doc__="\n".join(lines), __module__=__name__, __qualname__=name)
+    return configclass(type(name, bases, namespace))
 
-    flow: Literal["coupled", "multistep"] = FLOW_DEFAULTS["flow"]
-    """The flow: "coupled" (GenPO, the paper: two velocity calls per step, the env gets (x + y) / 2) or "multistep"
-    (GenPO++: one velocity call per step, the env gets x_N). Override: ``agent.policy.flow=multistep`` (IsaacLab 2.3),
-    ``agent.actor.flow=multistep`` (IsaacLab 3.x)."""
 
-    num_steps: int = FLOW_DEFAULTS["num_steps"]
-    """N, the number of flow steps."""
-
-    mix: float = FLOW_DEFAULTS["mix"]
-    """Coupled flow only: p, the mixing coefficient of the two halves after every step (0 < p <= 1)."""
-
-    history_coef: float = FLOW_DEFAULTS["history_coef"]
-    """Multistep flow only: b, the weight of the previous state x_{i-1} in every step (0 < b <= 1)."""
-
-    velocity_coef: float = FLOW_DEFAULTS["velocity_coef"]
-    """Multistep flow only: c > 0, the scale of the velocity term c dt v (the authors' configs: 1.0)."""
-
-    time_embed_dim: int = FLOW_DEFAULTS["time_embed_dim"]
-    """Size of the sinusoidal time embedding."""
-
-    time_hidden_dims: list[int] = list(FLOW_DEFAULTS["time_hidden_dims"])
-    """Hidden sizes of the MLP applied to the time embedding."""
-
-    noise_scale: Literal["fixed", "learned"] = FLOW_DEFAULTS["noise_scale"]
-    """Base noise: "fixed" N(0, I) (the paper), or "learned" (a state-independent, learned scale)."""
-
-    init_noise_scale: float = FLOW_DEFAULTS["init_noise_scale"]
-    """Initial base-noise scale (the constant scale when ``noise_scale="fixed"``)."""
+GenPOFlowCfg = _declared(
+    "GenPOFlowCfg", "The flow's settings (the part of the actor config that both schemas share). Override: "
+    "``agent.policy.<field>=...`` (IsaacLab 2.3), ``agent.actor.<field>=...`` (IsaacLab 3.x).", policy_fields())
 
 
 @configclass
@@ -131,34 +121,11 @@ class GenPOActorModelCfg(GenPOFlowCfg):
     runner is built); it never reaches the actor."""
 
 
-@configclass
-class GenPOAlgorithmCfg(RslRlPpoAlgorithmCfg):
-    """GenPO's algorithm: rsl_rl's PPO fields (clipping, GAE, adaptive learning rate, ...) plus GenPO's."""
-
-    class_name: str = GENPO_ALGORITHM_CLASS
-    """The algorithm class: rsl_rl 3.x ``eval``s this name once ``import genpo_rsl`` has attached it;
-    :class:`GenPOModelRunnerCfg` uses :data:`GENPO_MODEL_ALGORITHM_CLASS`."""
-
-    compression_coef: float = GENPO_ALGORITHM_DEFAULTS["compression_coef"]
-    """nu, the weight of the compression loss that keeps the two action halves together."""
-
-    compression_form: Literal["l2", "squared"] = GENPO_ALGORITHM_DEFAULTS["compression_form"]
-    """"l2": ||x - y|| (the released code), "squared": ||x - y||^2 (the paper)."""
-
-    compression_fraction: float = GENPO_ALGORITHM_DEFAULTS["compression_fraction"]
-    """Share of each minibatch, in (0, 1], the compression sample is drawn for (an unbiased estimate; 1: the paper)."""
-
-    entropy_term: Literal["closed_form", "stored_samples"] = GENPO_ALGORITHM_DEFAULTS["entropy_term"]
-    """Entropy for the bonus (``entropy_coef``) and the log; see :data:`genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS`."""
-
-    kl_estimator: Literal["k1", "k3"] = GENPO_ALGORITHM_DEFAULTS["kl_estimator"]
-    """Sample-based KL estimate that drives the adaptive learning rate."""
-
-    roundtrip_warn: float = GENPO_ALGORITHM_DEFAULTS["roundtrip_warn"]
-    """Inversion round-trip error above which a warning is logged."""
-
-    roundtrip_fail: float = GENPO_ALGORITHM_DEFAULTS["roundtrip_fail"]
-    """Inversion round-trip error above which training stops."""
+GenPOAlgorithmCfg = _declared(
+    "GenPOAlgorithmCfg", "GenPO's algorithm: rsl_rl's PPO fields (clipping, GAE, adaptive learning rate, ...) plus "
+    "GenPO's. ``class_name``: rsl_rl 3.x ``eval``s it once ``import genpo_rsl`` has attached the class; "
+    ":class:`GenPOModelRunnerCfg` uses :data:`GENPO_MODEL_ALGORITHM_CLASS`.", ALGORITHM_FIELDS,
+    bases=(RslRlPpoAlgorithmCfg,), extra={"class_name": (str, GENPO_ALGORITHM_CLASS)})
 
 
 @configclass

@@ -26,7 +26,7 @@ import torch
 from tensordict import TensorDict
 
 from .data import Demos, load_demos
-from .likelihood import LatentProposal, estimate_log_likelihood, importance_log_likelihood, latent_layout, split_dummy
+from .likelihood import LatentProposal, estimate_log_likelihood, importance_log_likelihood, split_dummy
 from .policy import PolicyView
 
 PRETRAIN_KEY = "genpo_rsl_pretrain"  # infos key in the checkpoint, and run.json key
@@ -182,7 +182,7 @@ def fit(runner, demos: Demos, config: PretrainConfig, seed: int = 0,
     summary = {
         "demos": demos.path, "steps": len(demos), "episodes": demos.num_episodes, "train_steps": int(len(train_idx)),
         "heldout_steps": int(len(held_idx)), "objective": "iwae_bound" if objective.proposal is not None else "exact",
-        "latent": latent_layout(objective.view.flow) if objective.proposal is not None else None,
+        "latent": objective.view.flow.kind if objective.proposal is not None else None,
         "final_train_log_likelihood": history[-1]["train_log_likelihood"],
         "heldout_log_likelihood": history[-1].get("heldout_log_likelihood"),
         "half_gap": objective.half_gap(held_obs if len(held_idx) else train_obs[:1024]),

@@ -31,49 +31,39 @@ import math
 import torch
 import torch.nn as nn
 
-from ..flow import CoupledFlow
-
-
-def latent_layout(flow: nn.Module) -> str:
-    """"coupled" (z = x - y) or "multistep" (z = x_{N-1}): how a dummy action splits into action and latent."""
-    kind = getattr(flow, "kind", "") or ("coupled" if isinstance(flow, CoupledFlow) else "")
-    if kind in ("coupled", "multistep"):
-        return kind
-    raise TypeError(f"no demonstration likelihood for a {type(flow).__name__}; expected a CoupledFlow or a "
-                    "MultistepFlow (genpo_rsl.flow)")
+from ..flow import ExactFlow
 
 
 def split_dummy(flow: nn.Module, dummy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(executed action (..., A), latent z (..., A)) of dummy actions (..., 2A); unit Jacobian."""
-    half = dummy.shape[-1] // 2
-    first, second = dummy[..., :half], dummy[..., half:]
-    if latent_layout(flow) == "coupled":
-        return 0.5 * (first + second), first - second
-    return first, second
+    """(executed action (..., A), latent z (..., A)) of dummy actions (..., 2A); the flow's own unit-Jacobian split."""
+    return _flow(flow).split_dummy(dummy)
 
 
 def join_dummy(flow: nn.Module, action: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
     """The dummy action (..., 2A) with executed part ``action`` and latent ``latent``; inverse of split_dummy."""
-    if latent_layout(flow) == "coupled":
-        return torch.cat([action + 0.5 * latent, action - 0.5 * latent], dim=-1)
-    return torch.cat([action, latent], dim=-1)
+    return _flow(flow).join_dummy(action, latent)
+
+
+def _flow(flow: nn.Module) -> ExactFlow:
+    if not isinstance(flow, ExactFlow):
+        raise TypeError(f"no demonstration likelihood for a {type(flow).__name__}; expected a flow of "
+                        "genpo_rsl.flow (an ExactFlow)")
+    return flow
 
 
 class LatentProposal(nn.Module):
     """q(z | a, s) = N(centre + mu(a, s), diag sigma(a, s)^2): the importance proposal over the latent half.
 
-    The centre is 0 for the coupled flow (the compression loss keeps x - y small) and the action itself for the
-    multistep flow (x_{N-1} is one flow step from x_N). The MLP's last layer starts at zero, so the initial
+    The centre is the action itself where the flow says its latent sits near it (``latent_centred_at_action``:
+    the multistep flow's x_{N-1}), else 0 (the coupled flow's x - y, kept small by compression). The MLP's last layer starts at zero, so the initial
     proposal is N(centre, init_scale^2) whatever the inputs. Training-only: it is not part of the policy.
     """
 
-    def __init__(self, action_dim: int, context_dim: int, layout: str, hidden_dims: tuple[int, ...] = (64, 64),
-                 init_scale: float | None = None) -> None:
+    def __init__(self, action_dim: int, context_dim: int, centre_at_action: bool, init_scale: float,
+                 hidden_dims: tuple[int, ...] = (64, 64)) -> None:
         super().__init__()
-        if layout not in ("coupled", "multistep"):
-            raise ValueError(f"layout: must be 'coupled' or 'multistep', got {layout!r}")
         self.action_dim = action_dim
-        self.centre_at_action = layout == "multistep"
+        self.centre_at_action = bool(centre_at_action)
         layers: list[nn.Module] = []
         width = context_dim + action_dim
         for h in hidden_dims:
@@ -83,14 +73,13 @@ class LatentProposal(nn.Module):
         nn.init.zeros_(head.weight)
         nn.init.zeros_(head.bias)
         self.net = nn.Sequential(*layers, head)
-        # At initialisation x - y of the coupled flow is shrunk by the mixing steps (p^(2N)), while x_{N-1} of the
-        # multistep flow is about as wide as the base noise.
-        init_scale = init_scale if init_scale is not None else (1.0 if self.centre_at_action else 0.5)
         self.log_scale_offset = math.log(init_scale)
 
     @classmethod
     def for_flow(cls, flow: nn.Module, **kwargs) -> "LatentProposal":
-        return cls(flow.action_dim, flow.context_dim, latent_layout(flow), **kwargs)
+        flow = _flow(flow)
+        kwargs.setdefault("init_scale", flow.latent_init_scale)
+        return cls(flow.action_dim, flow.context_dim, flow.latent_centred_at_action, **kwargs)
 
     def forward(self, context: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log_std) of q(z | a, s), each (B, A)."""

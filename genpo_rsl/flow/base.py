@@ -16,6 +16,7 @@ import math
 import torch
 import torch.nn as nn
 
+from .fields import Field
 from .networks import VelocityNet, make_activation
 
 NOISE_SCALE_MODES = ("fixed", "learned", "state")
@@ -23,6 +24,21 @@ NOISE_SCALE_MODES = ("fixed", "learned", "state")
 # observation cannot make the base degenerate (sigma -> 0) or explode.
 STATE_LOG_SCALE_MIN = -5.0
 STATE_LOG_SCALE_MAX = 2.0
+
+
+#: The settings every flow takes (a flow's own are its class's ``own_fields``).
+COMMON_FIELDS: tuple[Field, ...] = (
+    Field("num_steps", 5, "N flow steps, t_i = i / N (the paper: 5 for every task).", low=1),
+    Field("time_embed_dim", 32, "Size of the sinusoidal time embedding (the paper: 32).", low=2, even=True),
+    Field("time_hidden_dims", [64, 64], "Hidden sizes of the MLP on the time embedding (the released code: "
+          "[256, 256])."),
+    Field("noise_scale", "fixed", "Base noise: 'fixed' N(0, I) (the paper); 'learned', a state-independent sigma "
+          "in R^2A, so the entropy bonus has a true gradient; 'state', log sigma(s) = W s + b, a linear head on the "
+          "normalised observation (starts at W = 0, clamped to [-5, 2]); log pi stays closed form.",
+          choices=NOISE_SCALE_MODES),
+    Field("init_noise_scale", 1.0, "Initial base-noise scale sigma (the constant scale when noise_scale is "
+          "'fixed').", low=0.0, low_open=True),
+)
 
 
 def time_grid(num_steps: int, dtype: torch.dtype) -> torch.Tensor:
@@ -55,6 +71,17 @@ class ExactFlow(nn.Module):
     needs_compression: bool = True
     #: The setting that makes an ill-conditioned flow (an inverse that divides by a small number) better, for messages.
     conditioning_fix: str = ""
+    #: The settings only this flow takes (beyond :data:`COMMON_FIELDS`), each declared once here.
+    own_fields: tuple[Field, ...] = ()
+    #: One line on what the flow is, for the ``flow`` setting's help.
+    summary: str = ""
+    #: A state-dict entry (relative to the flow's prefix) that only this flow's checkpoints hold; None for the one
+    #: flow whose checkpoints carry no marker (see ``genpo_rsl.flow.flow_kind_of_state_dict``).
+    marker_key: str | None = None
+    #: Demonstration likelihood (``genpo_rsl.demos``): whether the latent part of a dummy action sits near the
+    #: executed action (so a proposal centres there) or near zero, and the proposal's initial scale.
+    latent_centred_at_action: bool = False
+    latent_init_scale: float = 1.0
 
     def __init__(
         self,
@@ -71,17 +98,14 @@ class ExactFlow(nn.Module):
         super().__init__()
         check_int("action_dim", action_dim, 1)
         check_int("context_dim", context_dim, 1)
-        check_int("num_steps", num_steps, 1)
         hidden_dims = list(hidden_dims)
         if not hidden_dims or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden_dims):
             raise ValueError(f"hidden_dims: must be a non-empty list of positive integers, got {hidden_dims!r}")
+        given = {"num_steps": num_steps, "time_embed_dim": time_embed_dim, "time_hidden_dims": time_hidden_dims,
+                 "noise_scale": noise_scale, "init_noise_scale": init_noise_scale}
+        for field in COMMON_FIELDS:
+            field.check(given[field.name])
         time_hidden_dims = list(time_hidden_dims)
-        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in time_hidden_dims):
-            raise ValueError(f"time_hidden_dims: must be a list of positive integers, got {time_hidden_dims!r}")
-        if noise_scale not in NOISE_SCALE_MODES:
-            raise ValueError(f"noise_scale: must be one of {NOISE_SCALE_MODES}, got {noise_scale!r}")
-        if not init_noise_scale > 0.0:
-            raise ValueError(f"init_noise_scale: must be > 0, got {init_noise_scale!r}")
         make_activation(activation)  # validate early, with the field's name in the message
 
         self.action_dim = int(action_dim)
@@ -157,8 +181,10 @@ class ExactFlow(nn.Module):
         return entropy if context is None or entropy.dim() else entropy.expand(context.shape[0])
 
     def settings(self) -> dict:
-        """The settings a state dict does not carry as weights (stamped into checkpoints and compared on load)."""
-        return {"flow": self.kind, "num_steps": self.num_steps, "noise_scale": self.noise_scale_mode}
+        """The settings a state dict does not carry as weights, stamped into checkpoints and compared on load:
+        ``num_steps``, ``noise_scale`` and the flow's own fields (the kind is read from the weights themselves)."""
+        own = {f.name: getattr(self, f.name) for f in self.own_fields}
+        return {"num_steps": int(self.num_steps), "noise_scale": self.noise_scale_mode, **own}
 
     # ---------------------------------------------------------------- maps (subclasses)
     def forward(self, context: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -171,6 +197,18 @@ class ExactFlow(nn.Module):
 
     def executed_action(self, dummy: torch.Tensor) -> torch.Tensor:
         """The environment action (..., A) of dummy actions (..., 2A), a new tensor (never a view of ``dummy``)."""
+        return self.split_dummy(dummy)[0]
+
+    def split_dummy(self, dummy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(executed action (..., A), latent (..., A)) of dummy actions (..., 2A), by a map of unit |det J|.
+
+        A demonstration records only the executed action; the latent is what the demos likelihood integrates out.
+        """
+        raise NotImplementedError
+
+    def join_dummy(self, action: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """The dummy action (..., 2A) with executed part ``action`` and latent ``latent``: the inverse of
+        :meth:`split_dummy`."""
         raise NotImplementedError
 
     # ---------------------------------------------------------------- densities and sampling
@@ -217,15 +255,3 @@ class ExactFlow(nn.Module):
 def check_int(name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-
-
-def check_unit_interval(name: str, value: object, hint: str) -> None:
-    """value in (0, 1]; the message names the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
-        raise ValueError(f"{name}: must be a number in (0, 1] ({hint}), got {value!r}")
-
-
-def check_positive(name: str, value: object, hint: str) -> None:
-    """value a finite number > 0; the message names the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < math.inf:
-        raise ValueError(f"{name}: must be a finite number > 0 ({hint}), got {value!r}")

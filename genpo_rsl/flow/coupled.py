@@ -16,7 +16,11 @@ import math
 
 import torch
 
-from .base import ExactFlow, check_unit_interval
+from .base import ExactFlow
+from .fields import Field
+
+MIX = Field("mix", 0.9, "p, the mixing coefficient of the two halves after every step (the paper: 0.9; the released "
+            "code: 0.95). A small p is ill-conditioned: the inverse divides by p.", low=0.0, low_open=True, high=1.0)
 
 
 class CoupledFlow(ExactFlow):
@@ -28,6 +32,11 @@ class CoupledFlow(ExactFlow):
 
     kind = "coupled"
     conditioning_fix = "raise the policy's mix (p closer to 1)"
+    own_fields = (MIX,)
+    summary = "GenPO's coupled flow (the paper): two velocity calls per step, the env gets (x + y) / 2"
+    # marker_key None: coupled checkpoints predate the markers; a flow state dict without one is coupled.
+    latent_centred_at_action = False  # the latent x - y: compression keeps it near zero
+    latent_init_scale = 0.5  # x - y starts shrunk by the mixing steps (p^(2N))
 
     def __init__(
         self,
@@ -42,7 +51,7 @@ class CoupledFlow(ExactFlow):
         noise_scale: str = "fixed",
         init_noise_scale: float = 1.0,
     ) -> None:
-        check_unit_interval("mix", mix, "the paper uses 0.9")
+        MIX.check(mix)
         super().__init__(action_dim, context_dim, num_steps, hidden_dims, activation, time_embed_dim,
                          time_hidden_dims, noise_scale, init_noise_scale)
         self.mix = float(mix)
@@ -51,9 +60,6 @@ class CoupledFlow(ExactFlow):
     def log_abs_det_jacobian(self) -> float:
         """log|det d f / d e| = 2 A N log p: couplings are volume preserving, each mix scales volume by p^(2A)."""
         return 2 * self.action_dim * self.num_steps * math.log(self.mix)
-
-    def settings(self) -> dict:
-        return {**super().settings(), "mix": self.mix}
 
     def forward(self, context: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Map base noise (B, 2A) to the dummy action (B, 2A) given context (B, C)."""
@@ -91,6 +97,16 @@ class CoupledFlow(ExactFlow):
         """(x + y) / 2 of dummy actions (..., 2A): what the environment receives."""
         half = dummy.shape[-1] // 2
         return 0.5 * (dummy[..., :half] + dummy[..., half:])
+
+    def split_dummy(self, dummy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """((x + y) / 2, x - y): the matrix [[1/2, 1/2], [1, -1]] per dimension has determinant -1."""
+        half = dummy.shape[-1] // 2
+        first, second = dummy[..., :half], dummy[..., half:]
+        return 0.5 * (first + second), first - second
+
+    def join_dummy(self, action: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """(a + z / 2, a - z / 2), the inverse of :meth:`split_dummy`."""
+        return torch.cat([action + 0.5 * latent, action - 0.5 * latent], dim=-1)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         if prefix + "multistep_coefs" in state_dict:

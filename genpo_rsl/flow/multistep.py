@@ -24,7 +24,14 @@ import math
 
 import torch
 
-from .base import ExactFlow, check_positive, check_unit_interval
+from .base import ExactFlow
+from .fields import Field
+
+HISTORY_COEF = Field("history_coef", 0.97, "b, the weight of the previous state x_{i-1} in every step (the authors' "
+                     "IsaacLab configs: 0.97; their class default 0.95). The inverse divides by b^N.",
+                     low=0.0, low_open=True, high=1.0)
+VELOCITY_COEF = Field("velocity_coef", 1.0, "c, the scale of the velocity term c dt v (the authors' configs: 1.0; "
+                      "their page writes 1 + b).", low=0.0, low_open=True)
 
 
 class MultistepFlow(ExactFlow):
@@ -38,6 +45,11 @@ class MultistepFlow(ExactFlow):
     kind = "multistep"
     needs_compression = False  # the env executes x_N, a flow sample; nothing to compress
     conditioning_fix = "raise the policy's history_coef (b closer to 1)"
+    own_fields = (HISTORY_COEF, VELOCITY_COEF)
+    summary = "the GenPO++ multistep flow: one velocity call per step, the env executes x_N"
+    marker_key = "multistep_coefs"
+    latent_centred_at_action = True  # x_{N-1} is one flow step from x_N
+    latent_init_scale = 1.0  # about as wide as the base noise
 
     def __init__(
         self,
@@ -53,8 +65,8 @@ class MultistepFlow(ExactFlow):
         noise_scale: str = "fixed",
         init_noise_scale: float = 1.0,
     ) -> None:
-        check_unit_interval("history_coef", history_coef, "the authors' IsaacLab configs use 0.97")
-        check_positive("velocity_coef", velocity_coef, "the authors' configs use 1.0")
+        HISTORY_COEF.check(history_coef)
+        VELOCITY_COEF.check(velocity_coef)
         super().__init__(action_dim, context_dim, num_steps, hidden_dims, activation, time_embed_dim,
                          time_hidden_dims, noise_scale, init_noise_scale)
         self.history_coef = float(history_coef)
@@ -67,9 +79,6 @@ class MultistepFlow(ExactFlow):
     def log_abs_det_jacobian(self) -> float:
         """log|det d f / d e| = N A log b: each step scales volume by b^A, whatever the velocity net is."""
         return self.num_steps * self.action_dim * math.log(self.history_coef)
-
-    def settings(self) -> dict:
-        return {**super().settings(), "history_coef": self.history_coef, "velocity_coef": self.velocity_coef}
 
     def forward(self, context: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Map the latent (x_0, x_-1) (B, 2A) to the dummy action (x_N, x_{N-1}) (B, 2A) given context (B, C)."""
@@ -103,6 +112,15 @@ class MultistepFlow(ExactFlow):
     def executed_action(self, dummy: torch.Tensor) -> torch.Tensor:
         """x_N, the first half of dummy actions (..., 2A): what the environment receives (a copy, not a view)."""
         return dummy[..., : dummy.shape[-1] // 2].clone()
+
+    def split_dummy(self, dummy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x_N, x_{N-1}): a plain split."""
+        half = dummy.shape[-1] // 2
+        return dummy[..., :half], dummy[..., half:]
+
+    def join_dummy(self, action: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """(x_N, x_{N-1}) = (action, latent)."""
+        return torch.cat([action, latent], dim=-1)
 
     # ---------------------------------------------------------------- checkpoints
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,

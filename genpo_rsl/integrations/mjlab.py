@@ -9,8 +9,8 @@ own ``train``, ``play`` and ``list-envs`` commands see the twins::
 A twin has the task's own env and play env configs and runner class (so velocity tasks still write an ONNX file at
 every save, now of GenPO's exported policy), the task's runner and PPO settings and network sizes, and GenPO's
 actor and algorithm with typed fields (they show in ``train <twin> --help``); its experiment name ends in
-``_genpo``. The GenPO fields are generated from :data:`genpo_rsl.config.FLOW_DEFAULTS` and
-:data:`~genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS`, and checked when mjlab's command line builds the config, so a
+``_genpo``. The GenPO fields are generated from their declarations (:func:`genpo_rsl.flow.policy_fields`,
+:data:`genpo_rsl.config.ALGORITHM_FIELDS`), and checked when mjlab's command line builds the config, so a
 bad value fails before the environment is built, with GenPO's own message.
 
 Not twinned (:data:`SKIPPED` says why): tasks whose policy sees images (their actor is rsl_rl's CNN model; GenPO's
@@ -55,56 +55,22 @@ TWINS: dict[str, str] = {}
 SKIPPED: dict[str, str] = {}
 
 # ---------------------------------------------------------------------------------------------------------------
-# GenPO's config dataclasses, generated from genpo_rsl.config so that a field added there shows up here unedited
+# GenPO's config dataclasses, generated from the field declarations so that a field added there shows up here
 # ---------------------------------------------------------------------------------------------------------------
 
-_HELP = {
-    "flow": "The exact flow: 'coupled' (GenPO: two velocity calls per step, the env gets (x + y) / 2) or "
-            "'multistep' (one velocity call per step).",
-    "num_steps": "N, the number of flow steps.",
-    "mix": "p, the coupled flow's mixing coefficient after every step, in (0, 1].",
-    "history_coef": "b, the multistep flow's weight of the previous state x_{i-1}, in (0, 1].",
-    "velocity_coef": "c > 0, the multistep flow's velocity scale (c dt v).",
-    "time_embed_dim": "Size of the sinusoidal time embedding.",
-    "time_hidden_dims": "Hidden sizes of the MLP on the time embedding.",
-    "noise_scale": ("Base noise: 'fixed' N(0, I) (the paper), 'learned' (a state-independent learned scale) or "
-                    "'state' (log scale linear in the observation)."),
-    "init_noise_scale": "Initial base-noise scale (the constant scale when noise_scale is 'fixed').",
-    "compression_coef": "nu, the weight of the compression loss that keeps the two action halves together.",
-    "compression_form": "'l2': ||x - y|| (the released code), 'squared': ||x - y||^2 (the paper).",
-    "compression_fraction": "Share of each minibatch, in (0, 1], the compression sample is drawn for (1: the paper).",
-    "entropy_term": "Entropy for the bonus and the log: 'closed_form' (exact) or 'stored_samples' (released code).",
-    "kl_estimator": "Sample-based KL estimate for the adaptive learning rate: 'k3' (>= 0) or 'k1' (released code).",
-    "roundtrip_warn": "Inversion round-trip error above which a warning is logged.",
-    "roundtrip_fail": "Inversion round-trip error above which training stops.",
-}
-
-
-def _choices(name: str) -> tuple[str, ...] | None:
-    """The allowed values of a string field, where genpo_rsl names them (a new field without one is a plain str)."""
-    known = {
-        "flow": getattr(genpo_flow, "FLOWS", None),
-        "noise_scale": getattr(genpo_flow, "NOISE_SCALE_MODES", None),
-        "compression_form": getattr(genpo_config, "COMPRESSION_FORMS", None),
-        "entropy_term": getattr(genpo_config, "ENTROPY_TERMS", None),
-        "kl_estimator": getattr(genpo_config, "KL_ESTIMATORS", None),
-    }.get(name)
-    return tuple(known) if known else None
-
-
-def _field_spec(name: str, default: Any, source: str) -> tuple[str, Any, Any]:
-    """(name, type, dataclass field) for one GenPO setting; the type follows the default (tuples for lists, as
-    mjlab's own hidden_dims), with the choices as a Literal where genpo_rsl lists them."""
-    choices = _choices(name) if isinstance(default, str) else None
-    if choices:
-        kind: Any = Literal[choices]
-    elif isinstance(default, (list, tuple)):
-        kind = tuple[type(default[0]) if default else int, ...]
+def _field_spec(field: genpo_flow.Field) -> tuple[str, Any, Any]:
+    """(name, type, dataclass field) for one GenPO setting, from its declaration: the choices as a Literal, lists
+    as tuples (as mjlab's own hidden_dims), the declaration's help text for ``--help``."""
+    default = field.default
+    if field.kind == "choice":
+        kind: Any = Literal[field.choices]
+    elif field.kind == "int_list":
+        kind = tuple[int, ...]
         default = tuple(default)
     else:
         kind = type(default)
-    text = _HELP.get(name, f"GenPO setting {name!r} (default from genpo_rsl.config.{source}).")
-    return name, Annotated[kind, tyro.conf.arg(help=text)], field(default=default)
+    text = f"{field.help} Allowed: {field.range_text()}."
+    return field.name, Annotated[kind, tyro.conf.arg(help=text)], dataclasses.field(default=default)
 
 
 def _prefixed(section: str, error: Exception) -> ValueError:
@@ -154,7 +120,7 @@ GenPOActorCfg = _make_cfg_class(
       field(default="elu")),
      ("obs_normalization", Annotated[bool, tyro.conf.arg(help="Normalize the actor observation (running mean/std).")],
       field(default=False)),
-     *(_field_spec(key, value, "FLOW_DEFAULTS") for key, value in genpo_config.FLOW_DEFAULTS.items())],
+     *(_field_spec(f) for f in genpo_flow.policy_fields())],
     check=_check_actor_cfg,
 )
 
@@ -163,7 +129,7 @@ GenPOAlgorithmCfg = _make_cfg_class(
     "GenPO's algorithm (genpo_rsl.v5.GenPO): every PPO field of mjlab's RslRlPpoAlgorithmCfg plus GenPO's.",
     [("class_name", Annotated[str, tyro.conf.arg(help="Algorithm class, resolved by rsl_rl.")],
       field(default=ALGORITHM_CLASS)),
-     *(_field_spec(key, value, "GENPO_ALGORITHM_DEFAULTS") for key, value in genpo_config.GENPO_ALGORITHM_DEFAULTS.items())],
+     *(_field_spec(f) for f in genpo_config.ALGORITHM_FIELDS)],
     bases=(RslRlPpoAlgorithmCfg,),
     check=_check_algorithm_cfg,
 )
