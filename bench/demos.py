@@ -150,12 +150,13 @@ def twogoal_job(job: dict) -> dict:
         probes = []
 
         def on_record(record, runner):
-            from genpo_rsl.runner import _set_train
+            from genpo_rsl.world import adapter
 
             if record["iteration"] % job["probe_every"] == 0 or record["iteration"] == job["iterations"] - 1:
                 probes.append({"iteration": record["iteration"], **{k: v for k, v in measure(runner, 1000).items()
                                                                      if k != "samples"}})
-                _set_train(runner)  # the probe's inference switched to eval mode; the rollouts go on in train mode
+                # the probe's inference switched to eval mode; the rollouts go on in train mode
+                adapter().set_mode(runner, train=True)
 
         result = train_and_record(TWOGOAL, algo, job["seed"], overrides={**overrides, **job.get("extra_overrides", {})},
                                   iterations=job["iterations"], threads=1, on_record=on_record,

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from genpo_rsl.compat import register, rsl_rl_version  # noqa: E402
 from genpo_rsl.export import write_policy  # noqa: E402
-from genpo_rsl.scripts.common import make_task_env  # noqa: E402
+from genpo_rsl.envs import make_task_env  # noqa: E402
 from genpo_rsl.train_config import build_runner_cfg, task_settings  # noqa: E402
 from harness import save_json  # noqa: E402
 

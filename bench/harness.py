@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from genpo_rsl.compat import register  # noqa: E402
-from genpo_rsl.scripts.common import make_task_env, seed_everything  # noqa: E402
+from genpo_rsl.envs import make_task_env, seed_everything  # noqa: E402
 from genpo_rsl.train_config import build_runner_cfg, env_kwargs as settings_env_kwargs, task_settings  # noqa: E402
 
 

@@ -11,23 +11,12 @@ from __future__ import annotations
 
 # Which world is installed lives in genpo_rsl.world, which imports no adapter (register() below does, so the
 # checkpoint and config modules that the adapters import must not import this module).
-from .world import rsl_rl_major, rsl_rl_version
+from .world import adapter, rsl_rl_major, rsl_rl_version
 
 
 def register() -> None:
-    """Attach GenPO's classes to rsl_rl's packages (idempotent)."""
-    import rsl_rl.algorithms
-    import rsl_rl.modules
-
-    if rsl_rl_major() >= 4:
-        from .v5 import GenPO, GenPOActor
-
-        rsl_rl.modules.GenPOActor = GenPOActor
-    else:
-        from .v3 import GenPO, GenPOActorCritic
-
-        rsl_rl.modules.GenPOActorCritic = GenPOActorCritic
-    rsl_rl.algorithms.GenPO = GenPO
+    """Attach GenPO's classes to rsl_rl's packages (idempotent): the installed world's adapter does it."""
+    adapter().register()
 
 
 __all__ = ["register", "rsl_rl_major", "rsl_rl_version"]

@@ -32,7 +32,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS
-from .world import rsl_rl_major
+from .v3.world import V5_TO_V3_NAMES as _V5_TO_V3
+from .world import adapter
 
 
 class OverrideError(ValueError):
@@ -50,10 +51,7 @@ OPTIONAL_RUNNER_KEYS = ("run_name", "check_for_nan", "empirical_normalization", 
 _RUNNER_PASSED = {"self", "obs", "obs_groups", "obs_set", "output_dim", "num_actions", "policy", "actor", "critic",
                   "storage", "device", "multi_gpu_cfg", "args", "kwargs"}
 # The same setting under each world's name: (3.x policy field) <-> (5.x model, field).
-_V3_TO_V5 = {"actor_hidden_dims": ("actor", "hidden_dims"), "critic_hidden_dims": ("critic", "hidden_dims"),
-             "actor_obs_normalization": ("actor", "obs_normalization"),
-             "critic_obs_normalization": ("critic", "obs_normalization")}
-_V5_TO_V3 = {v5: v3 for v3, v5 in _V3_TO_V5.items()}
+_V3_TO_V5 = {v3: v5 for v5, v3 in _V5_TO_V3.items()}
 
 
 # ---------------------------------------------------------------------------------------------- values
@@ -375,14 +373,11 @@ def override_hint(field: str, value: Any, model: str = "actor", style: str | Non
     for IsaacLab with rsl-rl-lib 3.x, ``agent.actor.num_steps=3`` with 5.x and ``--agent.actor.num-steps 3`` for
     mjlab.
     """
+    import importlib
+
     style = style or override_style()
-    major = rsl_rl_major() if major is None else major
-    if major == 3:
-        path = "policy." + _V5_TO_V3.get((model, field), field)
-    elif style == "genpo" and model == "actor" and field in FLOW_DEFAULTS:
-        path = "policy." + field  # genpo-train's name for a flow field in both worlds
-    else:
-        path = f"{model}.{field}"
+    world = adapter() if major is None else importlib.import_module(f"genpo_rsl.v{3 if major == 3 else 5}.world")
+    path = world.override_path(model, field, style, FLOW_DEFAULTS)
     text = _format_value(value)
     if style == "genpo":
         return f"{path}={text}"

@@ -24,39 +24,14 @@ from tensordict import TensorDict
 from rsl_rl.runners import OnPolicyRunner
 
 from .checkpoint import check_loaded_dict, genpo_stamp, read_checkpoint, write_checkpoint
-from .world import rsl_rl_major
+from .world import adapter
 from .export import export_module, write_policy
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _is_v3(runner: Any) -> bool:
-    return hasattr(runner.alg, "policy") and not hasattr(runner.alg, "actor")
-
-
 def _policy_module(runner: Any) -> nn.Module:
     """The module holding the policy: the 3.x ActorCritic, or the 4.x/5.x actor model."""
-    return runner.alg.policy if _is_v3(runner) else runner.alg.get_policy()
-
-
-def _set_eval(runner: Any) -> None:
-    if hasattr(runner, "eval_mode"):  # 3.x runner
-        runner.eval_mode()
-    else:  # 5.x: the algorithm switches its models
-        runner.alg.eval_mode()
-
-
-def _set_train(runner: Any) -> None:
-    if hasattr(runner, "train_mode"):  # 3.x runner
-        runner.train_mode()
-    else:
-        runner.alg.train_mode()
-
-
-def _live_models(runner: Any) -> dict[str, nn.Module]:
-    if _is_v3(runner):
-        return {"policy": runner.alg.policy}
-    return {"actor": runner.alg._raw_actor if hasattr(runner.alg, "_raw_actor") else runner.alg.actor,
-            "critic": runner.alg._raw_critic if hasattr(runner.alg, "_raw_critic") else runner.alg.critic}
+    return adapter().policy_module(runner)
 
 
 # ---------------------------------------------------------------------------------------------- inference
@@ -67,25 +42,11 @@ def inference_policy(runner: Any, deterministic: bool = True, device: str | torc
     ``deterministic``: GenPO at zero base noise / a Gaussian policy's mean; otherwise a sample (for GenPO the
     average of a sampled dummy action, i.e. what the env receives in training). Runs under ``torch.no_grad``.
     """
-    _set_eval(runner)
+    adapter().set_mode(runner, train=False)
     module = _policy_module(runner)
     if device is not None:
         module.to(device)
-    if _is_v3(runner):
-        if hasattr(module, "flow"):  # GenPOActorCritic: act_inference takes the noise mode
-            def act(obs: TensorDict) -> torch.Tensor:
-                return module.act_inference(obs, deterministic=deterministic)
-        elif deterministic:
-            act = module.act_inference
-        else:
-            act = module.act  # Gaussian ActorCritic: a sample
-    else:
-        if hasattr(module, "flow"):  # GenPOActor
-            def act(obs: TensorDict) -> torch.Tensor:
-                return module.act(obs, deterministic=deterministic)
-        else:  # rsl_rl MLPModel
-            def act(obs: TensorDict) -> torch.Tensor:
-                return module(obs, stochastic_output=not deterministic)
+    act = adapter().act_function(module, deterministic)
 
     target = device if device is not None else runner.device
 
@@ -162,7 +123,7 @@ def evaluate(runner: Any, num_episodes: int = 10, deterministic: bool = True, ma
     finally:
         scoring.__exit__(None, None, None)
         if was_training:
-            _set_train(runner)
+            adapter().set_mode(runner, train=True)
     episodes = [episode for per in finished for episode in per][:num_episodes]
     values = torch.tensor([r for r, _ in episodes], dtype=torch.float64)
     return {
@@ -191,7 +152,7 @@ def export(runner: Any, path: str | os.PathLike, format: str = "jit", stochastic
 
 def exportable_policy(runner: Any, format: str = "jit", stochastic: bool = False) -> nn.Module:
     """The module :func:`export` writes: a CPU copy of the runner's policy in eval mode (see ``export_module``)."""
-    _set_eval(runner)
+    adapter().set_mode(runner, train=False)
     return export_module(_policy_module(runner), format, stochastic)
 
 
@@ -203,7 +164,7 @@ def check_checkpoint(runner: Any, path: str | os.PathLike, strict: bool = True,
     ``models`` restricts the check to some of the runner's models ({"policy"} in 3.x, {"actor", "critic"} in 5.x).
     """
     loaded = read_checkpoint(path, map_location="cpu")
-    models = _live_models(runner) if models is None else models
+    models = adapter().live_models(runner) if models is None else models
     check_loaded_dict(loaded, path=os.fspath(path), strict=strict, **models)
     return loaded
 
@@ -281,7 +242,6 @@ class GenPORunner(OnPolicyRunner):
     * torchrun on CPU processes: gloo instead of rsl_rl's hard-coded nccl / ``cuda:<local_rank>``.
     """
 
-    RSL_RL_MAJOR = rsl_rl_major()
     _stop_reason: str | None = None
 
     def learn(self, num_learning_iterations: int, init_at_random_ep_len: bool = False) -> None:
@@ -291,16 +251,10 @@ class GenPORunner(OnPolicyRunner):
             # each update), so the next one to run is current_learning_iteration + 1.
             self._completed_current_iteration = True
         self._learn_end = self.current_learning_iteration + num_learning_iterations
-        if self.RSL_RL_MAJOR >= 4 and not getattr(self, "_stop_check_installed", False):
-            # The 5.x loop calls logger.log once per iteration, after the update and after setting
-            # current_learning_iteration: the first point where the models, optimizer and counter agree.
-            log = self.logger.log
-
-            def log_then_check(*args, **kwargs):
-                log(*args, **kwargs)
-                self._stop_if_requested()
-
-            self.logger.log = log_then_check
+        if not getattr(self, "_stop_check_installed", False):
+            # Once per iteration, after the update and after current_learning_iteration is set: the first point
+            # where the models, optimizer and counter agree.
+            adapter().after_each_iteration(self, self._stop_if_requested)
             self._stop_check_installed = True
         super().learn(num_learning_iterations, init_at_random_ep_len)
 
@@ -313,12 +267,6 @@ class GenPORunner(OnPolicyRunner):
     def stop_requested(self) -> bool:
         return self._stop_reason is not None
 
-    if rsl_rl_major() == 3:
-        def log(self, locs: dict, *args, **kwargs) -> None:
-            """3.x: the stock per-iteration log (after the update and the counter), then the stop check."""
-            super().log(locs, *args, **kwargs)
-            self._stop_if_requested()
-
     def _stop_if_requested(self) -> None:
         if self._stop_reason is None:
             return
@@ -326,12 +274,12 @@ class GenPORunner(OnPolicyRunner):
         remaining = self._learn_end - (iteration + 1)
         if remaining <= 0:  # the last iteration: learn() ends and saves as usual
             return
-        log_dir = self.logger.log_dir if self.RSL_RL_MAJOR >= 4 else self.log_dir
+        log_dir = adapter().log_dir(self)
         path = None
         if log_dir is not None and getattr(self, "gpu_global_rank", 0) == 0:
             path = os.path.join(log_dir, f"model_{iteration}.pt")  # rsl_rl's name for this iteration's checkpoint
             self.save(path)
-        writer = self.logger.writer if self.RSL_RL_MAJOR >= 4 else getattr(self, "writer", None)
+        writer = adapter().writer(self)
         if callable(getattr(writer, "flush", None)):
             writer.flush()
         raise TrainingStopped(iteration, path, remaining, self._stop_reason)
@@ -348,22 +296,11 @@ class GenPORunner(OnPolicyRunner):
         # The dict rsl_rl's own save() builds; its torch.save(path) would truncate the file first, so a crash, a
         # full disk or a kill mid-write would leave a corrupt checkpoint (resuming re-runs the loaded iteration,
         # so the stock runner's first save can even overwrite the checkpoint it resumed from).
-        if self.RSL_RL_MAJOR >= 4:
-            saved = self.alg.save()
-        else:
-            saved = {"model_state_dict": self.alg.policy.state_dict(),
-                     "optimizer_state_dict": self.alg.optimizer.state_dict()}
-            if getattr(self.alg, "rnd", None):
-                saved["rnd_state_dict"] = self.alg.rnd.state_dict()
-                saved["rnd_optimizer_state_dict"] = self.alg.rnd_optimizer.state_dict()
+        saved = adapter().checkpoint_dict(self)
         saved["iter"] = self.current_learning_iteration
         saved["infos"] = infos
         write_checkpoint(saved, path)
-        # Upload to wandb/neptune, as the stock save() does.
-        if self.RSL_RL_MAJOR >= 4:
-            self.logger.save_model(path, self.current_learning_iteration)
-        elif getattr(self, "logger_type", None) in ("neptune", "wandb") and not self.disable_logs:
-            self.writer.save_model(path, self.current_learning_iteration)
+        adapter().upload(self, path)  # to wandb/neptune, as the stock save() does
 
     def load(self, path: str, *args, resume_state: bool = True, **kwargs) -> dict:
         """The base ``load`` (3.x: load_optimizer, map_location; 5.x: load_cfg, strict, map_location), checked first.
@@ -377,21 +314,10 @@ class GenPORunner(OnPolicyRunner):
         the optimizer's learning rate but not PPO's ``learning_rate``, which its adaptive schedule writes back into
         the optimizer; this load copies it over, as rsl_rl 5.x does.
         """
-        models = None
-        strict = True
-        if self.RSL_RL_MAJOR >= 4:
-            load_cfg = kwargs.get("load_cfg", args[0] if args else None)
-            strict = bool(kwargs.get("strict", args[1] if len(args) > 1 else True))
-            if load_cfg is not None:  # check only the models that will be loaded
-                models = {name: model for name, model in _live_models(self).items() if load_cfg.get(name)}
-            resuming = load_cfg is None or bool(load_cfg.get("iteration"))
-        else:
-            load_optimizer = bool(kwargs.get("load_optimizer", args[0] if args else True))
-            resuming = True  # the 3.x runner always restores the iteration
+        models, strict, resuming = adapter().load_plan(self, args, kwargs)
         check_checkpoint(self, path, strict=strict, models=models)
         infos = super().load(path, *args, **kwargs)
-        if self.RSL_RL_MAJOR == 3 and load_optimizer:
-            self.alg.learning_rate = self.alg.optimizer.param_groups[0]["lr"]
+        adapter().after_load(self, args, kwargs)
         state = infos.get(RESUME_KEY) if isinstance(infos, dict) else None
         if resuming and isinstance(state, dict):
             self.current_learning_iteration = state["next_iteration"]
@@ -418,10 +344,7 @@ class GenPORunner(OnPolicyRunner):
         self.gpu_local_rank = int(os.getenv("LOCAL_RANK", "0"))
         self.gpu_global_rank = int(os.getenv("RANK", "0"))
         multi_gpu = {"global_rank": self.gpu_global_rank, "local_rank": self.gpu_local_rank, "world_size": world_size}
-        if self.RSL_RL_MAJOR >= 4:
-            self.cfg["multi_gpu"] = multi_gpu
-        else:
-            self.multi_gpu_cfg = multi_gpu
+        adapter().set_multi_process(self, multi_gpu)
         if not torch.distributed.is_initialized():
             torch.distributed.init_process_group(backend="gloo", rank=self.gpu_global_rank, world_size=world_size)
 

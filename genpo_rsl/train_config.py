@@ -7,9 +7,10 @@ policy itself, so a comparison between them is fair by construction.
 from __future__ import annotations
 
 import copy
+import importlib
 from typing import Any
 
-from .compat import rsl_rl_major
+from .world import adapter
 from .config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS
 
 ALGOS = ("genpo", "ppo")
@@ -133,7 +134,6 @@ def build_runner_cfg(algo: str, settings: dict[str, Any], experiment_name: str =
     """The ``train_cfg`` dict that rsl_rl's stock ``OnPolicyRunner`` takes, for the installed (or given) world."""
     if algo not in ALGOS:
         raise ValueError(f"algo: must be one of {list(ALGOS)}, got {algo!r}")
-    major = rsl_rl_major() if major is None else major
     cfg: dict[str, Any] = {
         "num_steps_per_env": settings["num_steps_per_env"],
         "max_iterations": settings["max_iterations"],
@@ -146,32 +146,6 @@ def build_runner_cfg(algo: str, settings: dict[str, Any], experiment_name: str =
     flow = {**FLOW_DEFAULTS, **settings["flow"]}
     if algo == "genpo":
         algorithm.update({**GENPO_ALGORITHM_DEFAULTS, **settings["genpo"]})
-    net = {"hidden_dims": list(settings["hidden_dims"]), "activation": settings["activation"]}
-
-    if major >= 4:
-        algorithm["class_name"] = "genpo_rsl.v5:GenPO" if algo == "genpo" else "rsl_rl.algorithms:PPO"
-        critic = {"class_name": "rsl_rl.models:MLPModel", **net, "obs_normalization": settings["obs_normalization"]}
-        if algo == "genpo":
-            actor = {"class_name": "genpo_rsl.v5:GenPOActor", **net,
-                     "obs_normalization": settings["obs_normalization"], **flow}
-        else:
-            actor = {**critic, "distribution_cfg": {"class_name": "rsl_rl.modules:GaussianDistribution",
-                                                    "init_std": settings["init_noise_std"]}}
-        cfg.update(algorithm=algorithm, actor=actor, critic=critic)
-    else:
-        # rsl_rl 3.x eval()s class names inside its runner module: only names reachable from there resolve, and
-        # genpo_rsl.compat.register() puts GenPO's classes into rsl_rl.modules / rsl_rl.algorithms.
-        algorithm["class_name"] = "rsl_rl.algorithms.GenPO" if algo == "genpo" else "PPO"
-        policy = {
-            "actor_hidden_dims": list(settings["hidden_dims"]),
-            "critic_hidden_dims": list(settings["hidden_dims"]),
-            "activation": settings["activation"],
-            "actor_obs_normalization": settings["obs_normalization"],
-            "critic_obs_normalization": settings["obs_normalization"],
-        }
-        if algo == "genpo":
-            policy.update(class_name="rsl_rl.modules.GenPOActorCritic", **flow)
-        else:
-            policy.update(class_name="ActorCritic", init_noise_std=settings["init_noise_std"])
-        cfg.update(algorithm=algorithm, policy=policy)
+    world = adapter() if major is None else importlib.import_module(f"genpo_rsl.v{3 if major == 3 else 5}.world")
+    cfg.update(world.runner_sections(algo, settings, algorithm, flow))
     return cfg

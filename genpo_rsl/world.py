@@ -29,4 +29,12 @@ def rsl_rl_version() -> str:
     return dist_version("rsl-rl-lib")
 
 
-__all__ = ["rsl_rl_major", "rsl_rl_version"]
+def adapter():
+    """The installed world's adapter module (``genpo_rsl.v3.world`` or ``genpo_rsl.v5.world``): the one place that
+    picks it. Shared code calls its functions instead of asking which world it is in."""
+    import importlib
+
+    return importlib.import_module("genpo_rsl.v5.world" if rsl_rl_major() >= 4 else "genpo_rsl.v3.world")
+
+
+__all__ = ["adapter", "rsl_rl_major", "rsl_rl_version"]

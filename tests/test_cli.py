@@ -122,10 +122,12 @@ def test_user_mistakes_are_one_line_and_exit_2(tmp_path, capsys):
 
 def test_a_checkpoint_that_does_not_fit_names_the_override(tmp_path, capsys):
     final = quiet_train([*SMALL, "--log-dir", str(tmp_path / "run"), "policy.num_steps=2"])
-    code, err = main_of(train, [*SMALL, "--log-dir", str(tmp_path / "again"), "--resume", final], capsys)
+    # --resume re-applies the run's own overrides; one the user changes now is checked against the checkpoint.
+    code, err = main_of(train, [*SMALL, "--log-dir", str(tmp_path / "again"), "--resume", final, "policy.num_steps=5"],
+                        capsys)
     assert code == 2 and "has a 2-step flow" in err and "Fix: add policy.num_steps=2 to load it" in err
-    code, err = main_of(train, [*SMALL, "--log-dir", str(tmp_path / "mixed"), "--resume", final, "policy.num_steps=2",
-                                "policy.mix=0.8"], capsys)
+    code, err = main_of(train, [*SMALL, "--log-dir", str(tmp_path / "mixed"), "--resume", final, "policy.mix=0.8"],
+                        capsys)
     assert code == 2 and "Fix: add policy.mix=0.9 to load it" in err
     # The same mismatch outside genpo-train (IsaacLab's scripts) names IsaacLab's Hydra override.
     register()

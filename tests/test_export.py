@@ -31,7 +31,7 @@ from genpo_rsl.runner import GenPORunner, export, inference_policy  # noqa: E402
 from genpo_rsl.scripts import export as export_cli
 from genpo_rsl.scripts.common import load_runner  # noqa: E402
 from genpo_rsl.scripts import train as train_cli  # noqa: E402
-from genpo_rsl.scripts.common import make_task_env  # noqa: E402
+from genpo_rsl.envs import make_task_env  # noqa: E402
 from genpo_rsl.train_config import build_runner_cfg, task_settings  # noqa: E402
 from isaaclab_tasks_ext.tuned import PAPER_TASK_DIMS, tuned_overrides  # noqa: E402
 

@@ -21,7 +21,7 @@ import torch
 from genpo_rsl.compat import register, rsl_rl_major
 from genpo_rsl.envs import GymnasiumVecEnv, PointReachVecEnv
 from genpo_rsl.runner import GenPORunner
-from genpo_rsl.scripts.common import seed_everything
+from genpo_rsl.envs import seed_everything
 from genpo_rsl.train_config import build_runner_cfg, task_settings
 
 register()

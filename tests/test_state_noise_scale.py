@@ -99,7 +99,7 @@ def test_runner_trains_saves_and_reloads_with_state_noise(tmp_path):
     """The installed rsl_rl world's runner: GenPO with noise_scale=state trains, the head moves, a reload is equal,
     and the checkpoint loaded into a fixed-noise policy is a clear error."""
     from genpo_rsl.runner import GenPORunner
-    from genpo_rsl.scripts.common import make_task_env
+    from genpo_rsl.envs import make_task_env
     from genpo_rsl.train_config import build_runner_cfg, task_settings
 
     def runner(noise_scale):

@@ -210,7 +210,7 @@ def prepare(task: str, demos_path: str, algo: str = "genpo", overrides: dict | N
     genpo-train takes them) and read and check the demonstrations against its sizes. Nothing is trained."""
     from ..compat import register, rsl_rl_major, rsl_rl_version
     from ..overrides import apply_overrides
-    from ..scripts.common import make_task_env, seed_everything
+    from ..envs import make_task_env, seed_everything
     from ..train_config import build_runner_cfg, task_settings
 
     settings = task_settings(task, overrides)
@@ -240,7 +240,7 @@ def pretrain_prepared(prepared: Prepared, config: PretrainConfig | None = None, 
                       log: Callable[[str], None] | None = print, keep_runner: bool = False) -> PretrainResult:
     """Fit ``prepared``'s policy to its demonstrations; save DIR/model_final.pt (the runner's own save) and run.json."""
     from ..compat import rsl_rl_version
-    from ..scripts.common import save_run
+    from ..rundir import save_run
 
     config = config or PretrainConfig()
     runner, env, demos, task = prepared.runner, prepared.env, prepared.demos, prepared.task

@@ -18,21 +18,15 @@ import torch.nn as nn
 from tensordict import TensorDict
 
 from ..checkpoint import CheckpointError, check_loaded_dict, inspect_checkpoint, read_checkpoint
-
-CRITIC_PREFIXES_V3 = ("critic.", "critic_obs_normalizer.")
-
-
-def _is_v3(runner) -> bool:
-    return hasattr(runner.alg, "policy") and not hasattr(runner.alg, "actor")
-
+from ..world import adapter
 
 class PolicyView:
     """The actor of a built runner: its parameters, normalisers and log-likelihood of demonstrated actions."""
 
     def __init__(self, runner) -> None:
         self.runner = runner
-        self.v3 = _is_v3(runner)
-        self.module: nn.Module = runner.alg.policy if self.v3 else runner.alg._raw_actor
+        self.world = adapter()
+        self.module: nn.Module = self.world.actor_module(runner)
         self.flow: nn.Module | None = getattr(self.module, "flow", None)
 
     @property
@@ -40,14 +34,11 @@ class PolicyView:
         return self.flow is not None
 
     def actor_parameters(self) -> list[nn.Parameter]:
-        if self.v3:
-            return [p for name, p in self.module.named_parameters() if not name.startswith(CRITIC_PREFIXES_V3)]
-        return list(self.module.parameters())
+        return self.world.actor_parameters(self.runner)
 
     def fit_normalizers(self, obs: TensorDict) -> None:
         """Set the actor's and critic's observation statistics from the demonstrations in one batch (exact)."""
-        models = [self.module] if self.v3 else [self.module, self.runner.alg._raw_critic]
-        for model in models:
+        for model in self.world.normalizing_models(self.runner):
             was_training = model.training
             model.train()  # EmpiricalNormalization only learns in train mode
             model.update_normalization(obs)
@@ -59,13 +50,7 @@ class PolicyView:
 
     def gaussian_log_prob(self, obs: TensorDict, actions: torch.Tensor) -> torch.Tensor:
         """rsl_rl's Gaussian policy: exact log pi(actions | obs), (B,)."""
-        if self.v3:
-            normalized = self.module.actor_obs_normalizer(self.module.get_actor_obs(obs))
-            update = getattr(self.module, "_update_distribution", None) or self.module.update_distribution
-            update(normalized)
-            return self.module.get_actions_log_prob(actions)
-        self.module.distribution.update(self.module.mlp(self.module.get_latent(obs)))
-        return self.module.distribution.log_prob(actions)
+        return self.world.gaussian_log_prob(self.module, obs, actions)
 
 
 def load_actor(runner, path: str | os.PathLike) -> dict:
@@ -77,14 +62,11 @@ def load_actor(runner, path: str | os.PathLike) -> dict:
     path = os.fspath(path)
     loaded = read_checkpoint(path, map_location="cpu")
     view = PolicyView(runner)
-    if not view.v3:
-        check_loaded_dict(loaded, actor=view.module, path=path, strict=True)
-        view.module.load_state_dict(loaded["actor_state_dict"], strict=True)
-        return loaded
-    # 3.x: one state dict for actor and critic; take the actor's keys only (the critic may even differ in size).
-    info = check_loaded_dict(loaded, policy=view.module, path=path, strict=False)
-    found = loaded["model_state_dict"]
-    wanted = {k: v for k, v in view.module.state_dict().items() if not k.startswith(CRITIC_PREFIXES_V3)}
+    # The actor's keys only: in 3.x one state dict holds actor and critic (the critic may even differ in size).
+    info = check_loaded_dict(loaded, **{view.world.POLICY_SECTION: view.module}, path=path,
+                             strict=not view.world.SHARED_ACTOR_CRITIC)
+    found = loaded[view.world.POLICY_STATE_KEY]
+    wanted = {k: v for k, v in view.module.state_dict().items() if view.world.is_actor_key(k)}
     missing = [k for k in wanted if k not in found]
     wrong = [f"{k}: {tuple(found[k].shape)} in the checkpoint vs {tuple(v.shape)} here"
              for k, v in wanted.items() if k in found and tuple(found[k].shape) != tuple(v.shape)]
@@ -99,7 +81,7 @@ def load_actor(runner, path: str | os.PathLike) -> dict:
 
 def _actor_normalization_flag(view: PolicyView) -> str:
     # The flag the models check before updating their running statistics; the normaliser itself stays applied.
-    return "actor_obs_normalization" if view.v3 else "obs_normalization"
+    return view.world.ACTOR_NORMALIZATION_FLAG
 
 
 def hold_actor_normalizer(runner) -> None:
@@ -189,19 +171,17 @@ def policy_overrides_of(checkpoint: str | os.PathLike) -> dict:
 def init_overrides(init: str | None, critic_warmup: int = 0, resume: str | None = None, algo: str = "genpo") -> dict:
     """genpo-train's --init / --critic-warmup, checked; returns the overrides to apply before the user's: the
     pretrained actor's policy settings, and for GenPO the fine-tuning defaults (GENPO_FINETUNE_DEFAULTS)."""
-    from ..scripts.common import UsageError
-
     if isinstance(critic_warmup, bool) or not isinstance(critic_warmup, int) or critic_warmup < 0:
-        raise UsageError(f"--critic-warmup: must be an integer >= 0, got {critic_warmup!r}")
+        raise ValueError(f"--critic-warmup: must be an integer >= 0, got {critic_warmup!r}")
     if critic_warmup and not init:
-        raise UsageError("--critic-warmup: needs --init CKPT (it warms a fresh critic up for a pretrained actor)")
+        raise ValueError("--critic-warmup: needs --init CKPT (it warms a fresh critic up for a pretrained actor)")
     if init and resume:
-        raise UsageError("--init and --resume: use one. --resume continues a run (actor, critic, optimizer, "
+        raise ValueError("--init and --resume: use one. --resume continues a run (actor, critic, optimizer, "
                          "iteration); --init starts a new run from a checkpoint's actor")
     if not init:
         return {}
     if not os.path.isfile(init):
-        raise UsageError(f"--init: no file at {init!r}")
+        raise ValueError(f"--init: no file at {init!r}")
     if algo != "genpo":
         return policy_overrides_of(init)
     return {**{f"algorithm.{name}": value for name, value in GENPO_FINETUNE_DEFAULTS.items()},

@@ -1,13 +1,50 @@
-"""Environments for GenPO with rsl_rl: a gymnasium adapter and fast pure-torch toy tasks (all rsl_rl ``VecEnv``)."""
+"""Environments for GenPO with rsl_rl (all rsl_rl ``VecEnv``): a gymnasium adapter, fast pure-torch toy tasks and
+the Genesis Go2 tasks, and the one dispatcher that builds any of them by name (:func:`make_env`)."""
 
-from .gymnasium_env import GymnasiumVecEnv, make_env
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
+
+from .gymnasium_env import GymnasiumVecEnv
 from .toy import EpisodeStatistics, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
 
-__all__ = [
-    "EpisodeStatistics",
-    "GymnasiumVecEnv",
-    "PointReachVecEnv",
-    "TwoGoalReachVecEnv",
-    "ZeroCostVecEnv",
-    "make_env",
-]
+TOY_ENVS = {"toy/PointReach": PointReachVecEnv, "toy/TwoGoalReach": TwoGoalReachVecEnv, "toy/ZeroCost": ZeroCostVecEnv}
+#: toy/ZeroCost's sizes when a caller gives none: Anymal-D's observation and action (48 x 12).
+ZERO_COST_SIZES = {"obs_dim": 48, "action_dim": 12}
+
+
+def make_env(task: str, num_envs: int = 16, seed: int = 0, device: torch.device | str = "cpu", **kwargs: Any):
+    """Build a VecEnv by name: a toy env (``"toy/PointReach"``, ``"toy/TwoGoalReach"``, ``"toy/ZeroCost"``), a
+    Genesis task (``"genesis/Go2-Velocity-Flat"``, needs the ``genesis`` extra) or any gymnasium id (also
+    ``module:Id``). ``kwargs`` go to the class's constructor (``ZeroCost`` needs ``obs_dim`` and ``action_dim``)."""
+    if isinstance(task, str) and task.startswith("genesis/"):
+        from .genesis_go2 import make_go2_env  # Genesis is optional: imported only when a Genesis task is asked for
+
+        return make_go2_env(task, num_envs=num_envs, seed=seed, device=device, **kwargs)
+    if isinstance(task, str) and task.startswith("toy/"):
+        if task not in TOY_ENVS:
+            raise ValueError(f"task: unknown toy environment {task!r}; choose one of {sorted(TOY_ENVS)}")
+        return TOY_ENVS[task](num_envs=num_envs, device=device, seed=seed, **kwargs)
+    return GymnasiumVecEnv(task, num_envs=num_envs, seed=seed, device=device, **kwargs)
+
+
+def make_task_env(task: str, num_envs: int, seed: int, device: str, **kwargs: Any):
+    """:func:`make_env` with the task defaults the command line and the studies share (toy/ZeroCost's sizes)."""
+    if task == "toy/ZeroCost":
+        kwargs = {**ZERO_COST_SIZES, **kwargs}
+    return make_env(task, num_envs=num_envs, seed=seed, device=device, **kwargs)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+__all__ = ["TOY_ENVS", "ZERO_COST_SIZES", "EpisodeStatistics", "GymnasiumVecEnv", "PointReachVecEnv",
+           "TwoGoalReachVecEnv", "ZeroCostVecEnv", "make_env", "make_task_env", "seed_everything"]

@@ -29,7 +29,7 @@ from tensordict import TensorDict
 
 from rsl_rl.env import VecEnv
 
-from .toy import EpisodeLog, EpisodeStatistics, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
+from .toy import EpisodeLog, EpisodeStatistics
 
 # Episode limit assumed for a task registered without ``max_episode_steps`` (rsl_rl needs a finite number).
 DEFAULT_MAX_EPISODE_LENGTH = 1_000_000
@@ -330,21 +330,3 @@ def _check_spaces(task: str, observation_space: gym.Space, action_space: gym.Spa
             f"observation space: GymnasiumVecEnv needs a flat 1-D Box observation space; {task} has "
             f"{observation_space}. Flatten it with wrappers=[gymnasium.wrappers.FlattenObservation]."
         )
-
-
-TOY_ENVS = {"toy/PointReach": PointReachVecEnv, "toy/TwoGoalReach": TwoGoalReachVecEnv, "toy/ZeroCost": ZeroCostVecEnv}
-
-
-def make_env(task: str, num_envs: int = 16, seed: int = 0, device: torch.device | str = "cpu", **kwargs: Any) -> VecEnv:
-    """Build a VecEnv by name: a toy env (``"toy/PointReach"``, ``"toy/TwoGoalReach"``, ``"toy/ZeroCost"``) or any
-    gymnasium id, or a Genesis task (``"genesis/Go2-Velocity-Flat"``, needs the ``genesis`` extra). ``kwargs`` go to
-    the class's constructor (``ZeroCost`` needs ``obs_dim`` and ``action_dim``)."""
-    if isinstance(task, str) and task.startswith("genesis/"):
-        from .genesis_go2 import make_go2_env  # Genesis is optional: imported only when a Genesis task is asked for
-
-        return make_go2_env(task, num_envs=num_envs, seed=seed, device=device, **kwargs)
-    if isinstance(task, str) and task.startswith("toy/"):
-        if task not in TOY_ENVS:
-            raise ValueError(f"task: unknown toy environment {task!r}; choose one of {sorted(TOY_ENVS)}")
-        return TOY_ENVS[task](num_envs=num_envs, device=device, seed=seed, **kwargs)
-    return GymnasiumVecEnv(task, num_envs=num_envs, seed=seed, device=device, **kwargs)

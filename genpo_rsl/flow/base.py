@@ -28,7 +28,7 @@ STATE_LOG_SCALE_MAX = 2.0
 
 #: The settings every flow takes (a flow's own are its class's ``own_fields``).
 COMMON_FIELDS: tuple[Field, ...] = (
-    Field("num_steps", 5, "N flow steps, t_i = i / N (the paper: 5 for every task).", low=1),
+    Field("num_steps", 5, "N flow steps, t_i = i / N (the paper: 5 for every task).", low=1, high=1000),
     Field("time_embed_dim", 32, "Size of the sinusoidal time embedding (the paper: 32).", low=2, even=True),
     Field("time_hidden_dims", [64, 64], "Hidden sizes of the MLP on the time embedding (the released code: "
           "[256, 256])."),

@@ -1,5 +1,5 @@
-"""What the command-line tools share: the error wrapper, KEY=VALUE overrides, building a task's env, seeding, and a
-run's saved description.
+"""What the command-line tools share: the error wrapper, KEY=VALUE overrides and loading a genpo-train run (the run
+folder contract itself is :mod:`genpo_rsl.rundir`, env construction :mod:`genpo_rsl.envs`).
 
 A command is ``def run(argv) -> result`` (raises on a mistake; tests call it) plus
 ``def main(argv=None) -> int: return run_command("genpo-<name>", run, argv)`` (the console script), so that every
@@ -11,21 +11,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
-import random
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
-import torch
-
-RUN_FILE = "run.json"
-# The zero-cost env's sizes when none are given: Anymal-D's observation and action (48 x 12).
-ZERO_COST_SIZES = {"obs_dim": 48, "action_dim": 12}
-
+from genpo_rsl.rundir import RUN_FILE, load_run, run_env_kwargs, save_run  # noqa: F401 (the scripts' names)
 
 DEBUG_ENV = "GENPO_RSL_DEBUG"  # =1: user errors print their traceback too, as --debug does
 EXIT_USAGE = 2  # argparse's status for a bad command line; the same for every other user mistake
@@ -50,9 +42,10 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from genpo_rsl.checkpoint import CheckpointError
     from genpo_rsl.export import ExportError
     from genpo_rsl.overrides import OverrideError
+    from genpo_rsl.rundir import RunFolderError
 
-    types: list[type[BaseException]] = [UsageError, OverrideError, CheckpointError, ExportError, FileNotFoundError,
-                                        IsADirectoryError, NotADirectoryError, PermissionError]
+    types: list[type[BaseException]] = [UsageError, OverrideError, CheckpointError, ExportError, RunFolderError,
+                                        FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError]
     with contextlib.suppress(ImportError):
         import gymnasium.error
 
@@ -138,60 +131,6 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def make_task_env(task: str, num_envs: int, seed: int, device: str, **kwargs: Any):
-    from genpo_rsl.envs import make_env
-
-    if task == "toy/ZeroCost":
-        kwargs = {**ZERO_COST_SIZES, **kwargs}
-    return make_env(task, num_envs=num_envs, seed=seed, device=device, **kwargs)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def save_run(log_dir: str, run: dict[str, Any]) -> None:
-    os.makedirs(log_dir, exist_ok=True)
-    tmp = os.path.join(log_dir, RUN_FILE + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(run, f, indent=2)
-    os.replace(tmp, os.path.join(log_dir, RUN_FILE))
-
-
-def load_run(checkpoint: str) -> dict[str, Any]:
-    """The run description saved beside a checkpoint by genpo-train."""
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"--checkpoint: no file at {checkpoint!r}")
-    path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), RUN_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"--checkpoint: {checkpoint!r} has no {RUN_FILE} beside it, so the task and config it was trained with "
-            "are unknown. Use a checkpoint written by genpo-train, or copy its run.json next to it."
-        )
-    with open(path) as f:
-        try:
-            run = json.load(f)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"--checkpoint: {path!r} is not valid JSON ({error}). Fix: copy the run.json of the run "
-                             "that wrote the checkpoint next to it.") from None
-    if not isinstance(run, dict):
-        raise UsageError(f"--checkpoint: {path!r} does not describe a genpo-train run.")
-    return run
-
-
-def run_env_kwargs(run: dict[str, Any]) -> dict[str, Any]:
-    """The env arguments a run's settings imply (reward normalisation of MuJoCo runs), so that the env state a
-    genpo-train checkpoint carries fits the env it is loaded into. Runs from before those settings imply none."""
-    from genpo_rsl.train_config import env_kwargs
-
-    settings = run.get("settings") or {}
-    implied = {"normalize_reward": settings.get("normalize_reward", False), "clip_reward": settings.get("clip_reward"),
-               "ppo": {"gamma": (settings.get("ppo") or {}).get("gamma", 0.99)}}
-    return env_kwargs(run["task"], implied)
-
-
 def load_runner(checkpoint: str, num_envs: int = 1, seed: int = 0, device: str = "cpu", quiet: bool = False,
                 **env_kwargs: Any):
     """A GenPORunner for a genpo-train run: the env (with the reward settings it trained with) and config from its
@@ -218,6 +157,8 @@ def load_runner(checkpoint: str, num_envs: int = 1, seed: int = 0, device: str =
             cfg = apply_overrides(build_runner_cfg(run["algo"], run["settings"],
                                                    experiment_name=run["train_cfg"].get("experiment_name", "genpo")),
                                   run.get("overrides", {}))
+        from genpo_rsl.envs import make_task_env
+
         env = make_task_env(run["task"], num_envs, seed, device, **{**run_env_kwargs(run), **env_kwargs})
     register()
     from genpo_rsl.runner import GenPORunner

@@ -13,8 +13,8 @@ import argparse
 
 import numpy as np
 
-from genpo_rsl.scripts.common import (UsageError, add_debug_argument, load_runner, run_command,
-                                      seed_everything)
+from genpo_rsl.envs import seed_everything
+from genpo_rsl.scripts.common import UsageError, add_debug_argument, load_runner, run_command
 
 PROG = "genpo-demos"
 

@@ -21,27 +21,38 @@ from collections.abc import Iterator
 from typing import Any
 
 from genpo_rsl.compat import register, rsl_rl_major, rsl_rl_version
+from genpo_rsl.world import adapter
 from genpo_rsl.config import validate_genpo_algorithm
 from genpo_rsl.demos.policy import hold_actor_normalizer, init_overrides, load_actor, warm_up_critic
 from genpo_rsl.overrides import apply_overrides, use_override_style
+from genpo_rsl.envs import make_task_env, seed_everything
+from genpo_rsl.rundir import (RUN_FILE, append_resume, check_run_dir, default_run_dir, load_run, locked, run_record,
+                              save_run)
 from genpo_rsl.scripts.common import (CommandExit, UsageError, add_debug_argument, add_override_arguments,
-                                      as_usage_error, make_task_env, overrides_from_args, run_command, save_run,
-                                      seed_everything)
+                                      as_usage_error, overrides_from_args, run_command)
 from genpo_rsl.train_config import ALGOS, build_runner_cfg, env_kwargs, task_settings
 
 PROG = "genpo-train"
+DEFAULT_TASK = "HalfCheetah-v5"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what cluster schedulers send before killing a job
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="HalfCheetah-v5", help="gymnasium id (e.g. Hopper-v5) or toy/PointReach")
-    parser.add_argument("--algo", default="genpo", choices=ALGOS, help="genpo, or ppo for rsl_rl's Gaussian PPO")
+    parser.add_argument("--task", default=None,
+                        help=f"gymnasium id (e.g. Hopper-v5), toy/PointReach or genesis/Go2-Velocity-Flat (default: "
+                             f"{DEFAULT_TASK}; with --resume: the run's)")
+    parser.add_argument("--algo", default=None, choices=ALGOS,
+                        help="genpo, or ppo for rsl_rl's Gaussian PPO (default: genpo; with --resume: the run's)")
     parser.add_argument("--num-envs", type=int, default=None)
     parser.add_argument("--max-iterations", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--log-dir", default=None, help="default: logs/<task>/<algo>/<time>_s<seed>")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="default: 0; with --resume: the run's (a resumed run continues its random streams, "
+                             "so another seed is refused)")
+    parser.add_argument("--log-dir", default=None,
+                        help="a new or empty folder (default: a fresh logs/<task>/<algo>/<time>_s<seed>; with "
+                             "--resume: the checkpoint's folder, whose run.json gets a resume segment)")
     parser.add_argument("--logger", default="tensorboard", choices=("tensorboard", "wandb"))
     parser.add_argument("--wandb-project", default="genpo-rsl")
     parser.add_argument("--device", default="cpu")
@@ -63,7 +74,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    return build_parser().parse_intermixed_args(argv)
+    return fill_run_defaults(build_parser().parse_intermixed_args(argv))
+
+
+def fill_run_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Task, algorithm and seed: the flags, else (with --resume) the run.json beside the checkpoint, else the
+    defaults. A resumed run's seed cannot change: its random streams continue from the checkpoint."""
+    run = {}
+    if args.resume and os.path.isfile(os.path.join(os.path.dirname(os.path.abspath(args.resume)), RUN_FILE)):
+        with as_usage_error():
+            run = load_run(args.resume)
+    for name, default in (("task", DEFAULT_TASK), ("algo", "genpo"), ("seed", 0)):
+        given, recorded = getattr(args, name), run.get(name)
+        if given is not None and recorded is not None and given != recorded:
+            if name == "seed":
+                raise UsageError(f"--seed {given}: the run being resumed was trained with --seed {recorded}, and "
+                                 "resuming continues its random streams. Fix: drop --seed, or start a new run from "
+                                 f"its weights with --init {args.resume} --seed {given}")
+            raise UsageError(f"--{name} {given}: the checkpoint given to --resume is a run of --{name} {recorded}. "
+                             f"Fix: drop --{name} (resume uses the run's), or give a checkpoint of a {given} run")
+        setattr(args, name, given if given is not None else recorded if recorded is not None else default)
+    # The run's own overrides and env count come back too (the command line's still win), so that --resume CKPT
+    # alone rebuilds the model it saved; the iteration budget is the new command's.
+    args.recorded_overrides = {k: v for k, v in (run.get("overrides") or {}).items()
+                               if k.removeprefix("agent.") != "max_iterations"}
+    if args.num_envs is None and isinstance(run.get("settings"), dict):
+        args.num_envs = run["settings"].get("num_envs")
+    return args
 
 
 def _check_positive_int(name: str, value: Any) -> None:
@@ -84,20 +121,27 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict, dict]:
     _check_positive_int("--max-iterations", settings["max_iterations"])
     cfg = build_runner_cfg(args.algo, settings, experiment_name=f"{args.task}_{args.algo}", logger=args.logger)
     if args.logger == "wandb":
-        cfg["logger"] = ({"class_name": "WandbLogWriter", "project_name": args.wandb_project}
-                         if rsl_rl_major() >= 4 else "wandb")
+        logger = adapter().WANDB_LOGGER
+        cfg["logger"] = {**logger, "project_name": args.wandb_project} if isinstance(logger, dict) else logger
         cfg["wandb_project"] = args.wandb_project
     if args.hold_obs_normalizer and not (args.init or args.resume):
         raise UsageError("--hold-obs-normalizer: needs --init CKPT (it holds a pretrained actor's observation "
                          "statistics), or --resume of a run started that way")
     # What --init sets (the pretrained actor's policy settings, GenPO's fine-tuning defaults), then the command line's.
-    inherited = init_overrides(args.init, args.critic_warmup, args.resume, args.algo)
-    overrides = {**inherited, **overrides_from_args(args)}
+    with as_usage_error():
+        inherited = init_overrides(args.init, args.critic_warmup, args.resume, args.algo)
+    overrides = {**inherited, **getattr(args, "recorded_overrides", {}), **overrides_from_args(args)}
     cfg = apply_overrides(cfg, overrides)
     for field in ("num_steps_per_env", "max_iterations", "save_interval"):
         _check_positive_int(field, cfg[field])
     with as_usage_error():
         validate_genpo_algorithm(cfg["algorithm"])  # the PPO fields of either algorithm, GenPO's for GenPO
+    batch, minibatches = settings["num_envs"] * cfg["num_steps_per_env"], cfg["algorithm"]["num_mini_batches"]
+    if batch < minibatches:
+        raise UsageError(f"algorithm.num_mini_batches={minibatches}: a rollout of {settings['num_envs']} envs x "
+                         f"{cfg['num_steps_per_env']} steps has only {batch} samples, fewer than the minibatches it is "
+                         f"split into. Fix: algorithm.num_mini_batches={max(1, batch)}, or more envs (--num-envs) or "
+                         "steps (num_steps_per_env=...)")
     return settings, cfg, overrides, inherited
 
 
@@ -156,29 +200,64 @@ def run(argv=None) -> str:
 
 
 def _train(args: argparse.Namespace) -> str:
-    from genpo_rsl.runner import GenPORunner, TrainingStopped
+    from genpo_rsl.runner import GenPORunner
 
     settings, cfg, overrides, inherited = resolve_config(args)
     seed_everything(args.seed)
     with as_usage_error():
         env = make_task_env(args.task, settings["num_envs"], args.seed, args.device, **env_kwargs(args.task, settings))
+    made_dir, lock = None, contextlib.ExitStack()
     try:
-        log_dir = args.log_dir or os.path.join(
-            "logs", args.task.replace("/", "_"), args.algo, time.strftime("%Y-%m-%d_%H-%M-%S") + f"_s{args.seed}"
-        )
+        if args.log_dir:
+            check_run_dir(args.log_dir, resuming=bool(args.resume))
+            log_dir = args.log_dir
+        elif args.resume:
+            log_dir = os.path.dirname(os.path.abspath(args.resume))  # continue in the run's own folder
+        else:
+            log_dir = made_dir = default_run_dir(args.task, args.algo, args.seed)
+        lock.enter_context(locked(log_dir))  # before anything is written: a second process is refused here
         register()
         with as_usage_error():  # the models' and the algorithm's own checks of every field, before any step
             runner = GenPORunner(env, copy.deepcopy(cfg), log_dir=log_dir, device=args.device)  # 3.x pops keys
         if args.resume:
             runner.load(args.resume)
+            apply_optimizer_overrides(runner, overrides)
         if args.init:
             load_actor(runner, args.init)  # the pretrained actor and its normaliser; critic and optimizer stay fresh
         if args.hold_obs_normalizer:
             hold_actor_normalizer(runner)
-        save_run(log_dir, {"task": args.task, "algo": args.algo, "seed": args.seed, "settings": settings,
-                           "overrides": overrides, "train_cfg": cfg, "rsl_rl_version": rsl_rl_version(),
-                           "rsl_rl_major": rsl_rl_major(), "init": args.init,
-                           "hold_obs_normalizer": args.hold_obs_normalizer})
+    except BaseException:
+        lock.close()
+        env.close()
+        if made_dir is not None and not os.listdir(made_dir):
+            os.rmdir(made_dir)  # nothing was written: leave no empty run folder behind
+        raise
+    with lock:
+        return _learn(args, runner, env, log_dir, settings, cfg, overrides, inherited)
+
+
+def apply_optimizer_overrides(runner, overrides: dict) -> None:
+    """After --resume's load: an explicit ``algorithm.learning_rate`` wins over the checkpoint's optimizer state."""
+    for key, value in overrides.items():
+        if key.removeprefix("agent.") == "algorithm.learning_rate":
+            runner.alg.learning_rate = value
+            for group in runner.alg.optimizer.param_groups:
+                group["lr"] = value
+
+
+def _learn(args, runner, env, log_dir: str, settings: dict, cfg: dict, overrides: dict, inherited: dict) -> str:
+    from genpo_rsl.runner import TrainingStopped
+
+    started = time.perf_counter()
+    try:
+        if args.resume and os.path.isfile(os.path.join(log_dir, RUN_FILE)):
+            append_resume(log_dir, {"from": os.path.abspath(args.resume), "overrides": overrides,
+                                    "max_iterations": cfg["max_iterations"],
+                                    "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+        else:
+            save_run(log_dir, run_record(args.task, args.algo, args.seed, settings, overrides, cfg, init=args.init,
+                                         hold_obs_normalizer=args.hold_obs_normalizer,
+                                         resumed_from=os.path.abspath(args.resume) if args.resume else None))
         print(f"{PROG}: {args.algo} on {args.task}, {settings['num_envs']} envs x {cfg['num_steps_per_env']} "
               f"steps, {cfg['max_iterations']} iterations, rsl-rl-lib {rsl_rl_version()}, logs in {log_dir}"
               + (f"\n{PROG}: overrides {' '.join(f'{k}={v!r}' for k, v in overrides.items())}" if overrides else ""),
@@ -196,9 +275,15 @@ def _train(args: argparse.Namespace) -> str:
                                     f"{stop.checkpoint}\n{PROG}: resume with:\n  {resume}") from None
         final = os.path.join(log_dir, "model_final.pt")
         runner.save(final)
+        recent = list(getattr(env, "episode_returns", []))[-100:]
     finally:
         env.close()
-    print(f"{PROG}: saved {final}")
+    took = time.perf_counter() - started
+    result = (f"mean return of the last {len(recent)} training episodes {sum(recent) / len(recent):.4g}"
+              if recent else "no training episode finished")
+    print(f"{PROG}: done: {cfg['max_iterations']} iterations in {took:.0f} s, {result}; saved {final}\n"
+          f"{PROG}: next: genpo-play --checkpoint {shlex.quote(final)}   (evaluate; --video FILE.mp4 records it)\n"
+          f"{PROG}:       genpo-export --checkpoint {shlex.quote(final)} --format onnx --output policy.onnx")
     if received:  # the signal came during the last iteration: the run is complete and saved
         raise CommandExit(128 + received[0], f"{PROG}: {signal.Signals(received[0]).name} received during the last "
                                              f"iteration; the run finished and is saved: {final}")

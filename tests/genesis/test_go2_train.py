@@ -71,17 +71,28 @@ def test_cli_trains_go2_then_plays_a_video(tmp_path):
 
 
 def test_go2_study_smoke(tmp_path):
-    """bench/go2.py --smoke trains both algorithms, writes its table, JSON and curves, and resumes."""
+    """bench/go2.py --smoke trains each asked variant on either task, writes its table, JSON and curves, and resumes."""
     sys.path.insert(0, BENCH)
     import go2
 
     out = str(tmp_path / "go2")
-    first = go2.main(["--smoke", "--out", out])
-    assert first["trained"] == 2 and len(first["results"]) == 2
-    for name in ("summary.json", "table.md", "curves.png"):
-        assert os.path.getsize(os.path.join(out, name)) > 0
+    first = go2.main(["--smoke", "--out", out, "--algos", "ppo", "genpo", "multistep_state"])
+    assert first["trained"] == 3 and len(first["results"]) == 3
+    assert os.path.getsize(os.path.join(out, "summary.json")) > 0
+    for name in ("table.md", "curves.png"):
+        assert os.path.getsize(os.path.join(out, "flat", name)) > 0
     for run in first["results"]:
         assert len(run["records"]) == 2 and run["eval"]["episodes"] == 32
         assert 0.0 <= run["tail_tracking"] <= 1.0
-    second = go2.main(["--smoke", "--out", out])
+    flows = {r["algo"]: r["settings"]["flow"] for r in first["results"]}
+    assert flows["multistep_state"] == {"flow": "multistep", "noise_scale": "state"}
+    second = go2.main(["--smoke", "--out", out, "--algos", "ppo", "genpo", "multistep_state"])
     assert second["trained"] == 0 and "GenPO" in second["table"] and "PPO" in second["table"]
+    omni = go2.main(["--smoke", "--out", out, "--task", "omni", "--algos", "ppo"])
+    assert omni["trained"] == 1 and os.path.getsize(os.path.join(out, "omni", "table.md")) > 0
+    with open(os.path.join(out, "summary.json")) as f:
+        runs = json.load(f)["runs"]
+    assert sorted((r["task"], r["algo"]) for r in runs) == sorted(
+        [("genesis/Go2-Velocity-Flat", a) for a in ("ppo", "genpo", "multistep_state")]
+        + [("genesis/Go2-Velocity-Flat-Omni", "ppo")])
+    assert all({"env_steps", "train_s", "eval", "seed"} <= set(r) for r in runs)

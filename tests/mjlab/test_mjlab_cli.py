@@ -111,5 +111,5 @@ def test_bad_genpo_value_fails_before_the_environment_is_built(tmp_path):
     result = run_cli("train", CARTPOLE + "-GenPO", *CHEAP, "--agent.actor.num-steps", "0", cwd=tmp_path)
     assert result.returncode != 0, output(result)
     text = " ".join((result.stdout + result.stderr).replace("│", " ").split())
-    assert "GenPO actor: num_steps: must be an integer >= 1, got 0" in text, output(result)
+    assert "GenPO actor: actor.num_steps: must be an integer in [1, 1000], got 0" in text, output(result)
     assert "Training with" not in result.stdout and not (tmp_path / "logs").exists(), output(result)

@@ -93,7 +93,7 @@ def test_help_lists_every_genpo_field(monkeypatch, capsys):
 
 
 BAD_VALUES = [
-    (["--agent.actor.num-steps", "0"], "GenPO actor: num_steps: must be an integer >= 1, got 0"),
+    (["--agent.actor.num-steps", "0"], "GenPO actor: actor.num_steps: must be an integer in [1, 1000], got 0"),
     (["--agent.actor.mix", "1.5"], "mix"),
     (["--agent.actor.init-noise-scale", "0"], "init_noise_scale"),
     (["--agent.actor.activation", "bogus"], "bogus"),

@@ -1,0 +1,112 @@
+"""Run folders are never shared or overwritten, resume honours what the user changes, and the mistakes of issue 30
+that used to crash or pass silently end in one line and exit status 2 (in whichever rsl_rl world is installed)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+
+import pytest
+
+from genpo_rsl import rundir
+from genpo_rsl.compat import rsl_rl_major
+from genpo_rsl.scripts import train
+
+MAJOR = rsl_rl_major()
+SMALL = ["--task", "toy/PointReach", "--num-envs", "4", "--max-iterations", "1", "policy.hidden_dims=[16,16]",
+         "policy.time_embed_dim=8", "policy.time_hidden_dims=[8]", "num_steps_per_env=8"]
+
+
+def quiet_train(argv) -> str:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return train.run(argv)
+
+
+def main_of(argv, capsys) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of genpo-train's console entry point."""
+    code = train.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def digest(folder) -> dict[str, str]:
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path):
+    folders = {rundir.default_run_dir("toy/PointReach", "genpo", 0, root=str(tmp_path)) for _ in range(3)}
+    assert len(folders) == 3 and all(os.path.isdir(f) and not os.listdir(f) for f in folders)
+
+
+def test_a_new_run_into_a_folder_holding_a_run_is_refused_and_leaves_it_unchanged(tmp_path, capsys):
+    first = tmp_path / "run"
+    quiet_train([*SMALL, "--log-dir", str(first)])
+    before = digest(first)
+    code, _, err = main_of([*SMALL, "--log-dir", str(first)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "already holds a run" in err and "--resume" in err
+    assert digest(first) == before
+
+
+def test_a_folder_in_use_by_a_live_process_is_refused(tmp_path, capsys):
+    folder = tmp_path / "busy"
+    with rundir.locked(str(folder)):  # what a run holds while it trains
+        code, _, err = main_of([*SMALL, "--log-dir", str(folder)], capsys)
+    assert code == 2 and "in use by another running process" in err and err.count("\n") == 1
+    assert not rundir.holds_run(str(folder))
+    quiet_train([*SMALL, "--log-dir", str(folder)])  # free again once the lock is released
+    assert rundir.holds_run(str(folder))
+
+
+def test_resume_applies_a_new_learning_rate_and_appends_to_run_json(tmp_path, monkeypatch):
+    folder = tmp_path / "run"
+    final = quiet_train([*SMALL, "--log-dir", str(folder), "algorithm.schedule=fixed"])
+    original = json.loads((folder / "run.json").read_text())
+    seen = {}
+    load = train.apply_optimizer_overrides
+
+    def spy(runner, overrides):
+        load(runner, overrides)
+        seen["lr"] = [group["lr"] for group in runner.alg.optimizer.param_groups]
+        seen["alg"] = runner.alg.learning_rate
+
+    monkeypatch.setattr(train, "apply_optimizer_overrides", spy)
+    quiet_train(["--resume", final, "algorithm.learning_rate=0.0123", "--max-iterations", "1"])  # no --task
+    assert seen["alg"] == 0.0123 and set(seen["lr"]) == {0.0123}
+    run = json.loads((folder / "run.json").read_text())
+    assert run["task"] == "toy/PointReach" and run["settings"] == original["settings"]  # first segment kept
+    assert [r["overrides"].get("algorithm.learning_rate") for r in run["resumes"]] == [0.0123]
+
+
+def test_resume_refuses_another_seed_and_another_task(tmp_path, capsys):
+    final = quiet_train([*SMALL, "--log-dir", str(tmp_path / "run"), "--seed", "3"])
+    code, _, err = main_of(["--resume", final, "--seed", "4"], capsys)
+    assert code == 2 and "--seed 4" in err and "--init" in err and err.count("\n") == 1
+    code, _, err = main_of(["--resume", final, "--task", "Hopper-v5"], capsys)
+    assert code == 2 and "toy/PointReach" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--num-envs", "1", "num_steps_per_env=2"], "algorithm.num_mini_batches=4"),  # fewer samples than minibatches
+    (["algorithm.schedule=adaptiv"], "algorithm.schedule: must be one of ['adaptive', 'fixed']"),
+    (["algorithm.learning_rate=.inf"], "algorithm.learning_rate: must be a finite number"),
+    (["policy.init_noise_scale=.inf"], "init_noise_scale: must be a finite number > 0"),
+    (["policy.num_steps=1e8"], "policy.num_steps: expected an integer"),
+    (["policy.num_steps=100000000"], "num_steps: must be an integer in [1, 1000]"),  # fails fast, not out of memory
+])
+def test_bad_values_fail_in_one_line_before_any_run_folder(tmp_path, capsys, argv, match):
+    folder = tmp_path / "run"
+    code, _, err = main_of([*SMALL, "--log-dir", str(folder), *argv], capsys)
+    assert code == 2 and match in err and err.count("\n") == 1, err
+    assert not rundir.holds_run(str(folder))
+
+
+def test_the_end_of_a_run_says_what_happened_and_what_to_do_next(tmp_path, capsys):
+    code, out, _ = main_of([*SMALL, "--log-dir", str(tmp_path / "run"), "num_steps_per_env=60"], capsys)
+    assert code == 0
+    done = [line for line in out.splitlines() if line.startswith("genpo-train: done:")]
+    assert done and "1 iterations" in done[0] and "mean return of the last" in done[0]  # 50-step episodes ended
+    assert "genpo-play --checkpoint" in out and "genpo-export --checkpoint" in out
