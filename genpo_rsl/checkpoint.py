@@ -144,7 +144,8 @@ def _classify_actor(sd: dict, layout: int) -> tuple[str, int | None, int | None,
     """(kind, obs_dim, action_dim, flow_steps) of the actor part of a 3.x model_state_dict or a 5.x actor_state_dict."""
     flow = "actor.flow." if layout == 3 else "flow."
     if flow + "velocity.in_context.weight" in sd:
-        return (GENPO, _shape(sd, flow + "velocity.in_context.weight", 1),
+        obs = _shape(sd, flow + "encoder.0.weight", 1) or _shape(sd, flow + "velocity.in_context.weight", 1)
+        return (GENPO, obs,
                 _shape(sd, flow + "velocity.in_half.weight", 1), _shape(sd, flow + "times", 0))
     rnn = "memory_a." if layout == 3 else "rnn."
     if any(k.startswith(rnn) for k in sd):
@@ -272,6 +273,33 @@ def _check_flow_kind(found: dict, expected: dict, info: CheckpointInfo) -> None:
             "load it.")
 
 
+def head_dims_of_state_dict(state_dict: dict) -> list[int] | None:
+    """A flow's ``head_dims`` read from its weights ([] for the paper's network); None when it holds no flow."""
+    suffix = "velocity.in_half.weight"
+    prefixes = [key[: -len(suffix)] for key in state_dict if key.endswith(suffix)]
+    if len(prefixes) != 1:
+        return None
+    prefix = prefixes[0]
+    if prefix + "encoder.0.weight" not in state_dict:
+        return []
+    trunk = sorted((int(k[len(prefix + "velocity.trunk."):].split(".")[0]), k) for k in state_dict
+                   if k.startswith(prefix + "velocity.trunk.") and k.endswith(".weight"))
+    return [_shape(state_dict, prefix + suffix, 0)] + [_shape(state_dict, k, 0) for _, k in trunk[:-1]]
+
+
+def _check_head(found: dict, expected: dict, info: CheckpointInfo) -> None:
+    """Encode-once head vs the paper's network (``head_dims``), read from the weights, named as an override."""
+    found_head, expected_head = head_dims_of_state_dict(found), head_dims_of_state_dict(expected)
+    if None not in (found_head, expected_head) and bool(found_head) != bool(expected_head):
+        raise CheckpointError(
+            f"{_where(info)} holds a flow " + (f"with an observation encoder and a velocity head of {found_head}"
+                                               if found_head else "without an observation encoder (head_dims=[])")
+            + ", but the policy config asks for " + (f"head_dims={expected_head}" if expected_head
+                                                     else "none (head_dims=[])")
+            + f"; the weights of one network do not give the other's policy. Fix: add "
+            f"{override_hint('head_dims', found_head)} to load it.")
+
+
 def _check_shapes(found: dict, expected: dict, section: str, info: CheckpointInfo) -> None:
     mismatched = [f"{k}: {tuple(found[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
                   if k in found and isinstance(found[k], torch.Tensor) and isinstance(v, torch.Tensor)
@@ -310,6 +338,7 @@ def check_state_dict(state_dict: dict, model: nn.Module, *, path: str | None = N
     expected = _expected_info({"model_state_dict": expected_sd})
     _check_kind(info, expected)
     _check_flow_kind(state_dict, expected_sd, info)
+    _check_head(state_dict, expected_sd, info)
     _check_sizes(info, expected)
     _check_shapes(state_dict, expected_sd, "model_state_dict", info)
 
@@ -339,6 +368,7 @@ def check_loaded_dict(loaded: dict, *, policy: nn.Module | None = None, actor: n
     for section in ("model_state_dict", "actor_state_dict"):
         if isinstance(loaded.get(section), dict) and section in expected_dicts:
             _check_flow_kind(loaded[section], expected_dicts[section], info)
+            _check_head(loaded[section], expected_dicts[section], info)
     _check_sizes(info, expected)
     _check_flow_config(info, getattr(policy if policy is not None else actor, "flow", None))
     if strict:

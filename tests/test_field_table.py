@@ -74,8 +74,7 @@ def test_ppo_fields_rsl_rl_leaves_unchecked_are_checked():
 def test_readme_configuration_tables_are_the_generated_ones():
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         readme = f.read()
-    assert configuration_tables() in readme, "regenerate README's tables: python -c 'from genpo_rsl.config import " \
-                                             "configuration_tables; print(configuration_tables())'"
+    assert configuration_tables() in readme, "README's tables are stale: run python tools/readme_tables.py"
 
 
 # ---------------------------------------------------------------------------------------------- a third flow
@@ -94,10 +93,10 @@ class ShiftFlow(ExactFlow):
     latent_centred_at_action = False
 
     def __init__(self, action_dim, context_dim, num_steps=5, shift_coef=0.8, hidden_dims=(16,), activation="elu",
-                 time_embed_dim=8, time_hidden_dims=(8,), noise_scale="fixed", init_noise_scale=1.0):
+                 time_embed_dim=8, time_hidden_dims=(8,), noise_scale="fixed", init_noise_scale=1.0, head_dims=()):
         SHIFT.check(shift_coef)
         super().__init__(action_dim, context_dim, num_steps, hidden_dims, activation, time_embed_dim,
-                         time_hidden_dims, noise_scale, init_noise_scale)
+                         time_hidden_dims, noise_scale, init_noise_scale, head_dims)
         self.shift_coef = float(shift_coef)
         self.register_buffer("shift_coefs", torch.tensor([self.shift_coef]))
 
@@ -106,7 +105,7 @@ class ShiftFlow(ExactFlow):
         return self.num_steps * self.action_dim * math.log(self.shift_coef)
 
     def forward(self, context, noise):
-        ctx, steps = self.velocity.in_context(context), self.velocity.step_features(self.times)
+        ctx, steps = self.context_features(context), self.velocity.step_features(self.times)
         x, y = noise[..., : self.action_dim], noise[..., self.action_dim:]
         for i in range(self.num_steps):
             x = x + self.dt * self.velocity(y, ctx, steps[i])
@@ -114,7 +113,7 @@ class ShiftFlow(ExactFlow):
         return torch.cat([x, y], dim=-1)
 
     def inverse(self, context, dummy):
-        ctx, steps = self.velocity.in_context(context), self.velocity.step_features(self.times)
+        ctx, steps = self.context_features(context), self.velocity.step_features(self.times)
         x, y = dummy[..., : self.action_dim], dummy[..., self.action_dim:]
         for i in range(self.num_steps - 1, -1, -1):
             y = (y - self.dt * self.velocity(x, ctx, steps[i])) / self.shift_coef

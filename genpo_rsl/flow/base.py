@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from .fields import Field
-from .networks import VelocityNet, make_activation
+from .networks import VelocityNet, make_activation, mlp
 
 NOISE_SCALE_MODES = ("fixed", "learned", "state")
 # noise_scale="state" clamps log sigma(s) here: the density stays exact (sigma is any function of s) and a far-off
@@ -38,6 +38,10 @@ COMMON_FIELDS: tuple[Field, ...] = (
           choices=NOISE_SCALE_MODES),
     Field("init_noise_scale", 1.0, "Initial base-noise scale sigma (the constant scale when noise_scale is "
           "'fixed').", low=0.0, low_open=True),
+    Field("head_dims", [], "Encode once: hidden sizes of a small velocity head run at every flow step, while "
+          "hidden_dims become an observation encoder run once per sample, whose output enters the head's first "
+          "layer (as the observation enters today's). Empty: no encoder, the whole MLP runs per velocity call (the "
+          "paper's network). The likelihood stays exact: the encoder is part of the condition."),
 )
 
 
@@ -62,6 +66,11 @@ class ExactFlow(nn.Module):
             (log sigma(s) = W s + b, a linear head on the context: the flow can be precise in some states and
             explore in others; the base density, hence log pi, stays closed form, the entropy is per state).
         init_noise_scale: initial sigma (for "state": at W = 0, where the head starts).
+        head_dims: empty (the paper's network: the velocity MLP of ``hidden_dims`` reads the observation, half and
+            time at every call) or the hidden sizes of a small velocity head; then an encoder MLP of ``hidden_dims``
+            maps the observation once per flow call (sample, inverse, log-prob) and its output conditions the head,
+            which runs 2N (coupled) or N (multistep) times. The encoder is part of the condition, so log|det J|
+            and the closed-form likelihood are unchanged.
     """
 
     #: The ``flow`` config name of the subclass ("coupled" | "multistep").
@@ -94,6 +103,7 @@ class ExactFlow(nn.Module):
         time_hidden_dims: list[int] | tuple[int, ...],
         noise_scale: str,
         init_noise_scale: float,
+        head_dims: list[int] | tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         check_int("action_dim", action_dim, 1)
@@ -102,7 +112,7 @@ class ExactFlow(nn.Module):
         if not hidden_dims or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden_dims):
             raise ValueError(f"hidden_dims: must be a non-empty list of positive integers, got {hidden_dims!r}")
         given = {"num_steps": num_steps, "time_embed_dim": time_embed_dim, "time_hidden_dims": time_hidden_dims,
-                 "noise_scale": noise_scale, "init_noise_scale": init_noise_scale}
+                 "noise_scale": noise_scale, "init_noise_scale": init_noise_scale, "head_dims": head_dims}
         for field in COMMON_FIELDS:
             field.check(given[field.name])
         time_hidden_dims = list(time_hidden_dims)
@@ -112,9 +122,16 @@ class ExactFlow(nn.Module):
         self.context_dim = int(context_dim)
         self.num_steps = int(num_steps)
         self.dt = 1.0 / self.num_steps
-        self.velocity = VelocityNet(
-            self.action_dim, self.context_dim, hidden_dims, activation, time_embed_dim, time_hidden_dims
-        )
+        self.head_dims = [int(h) for h in head_dims]
+        if self.head_dims:  # encode once: hidden_dims are the encoder's, head_dims the per-step velocity net's
+            self.encoder: nn.Module = mlp(self.context_dim, hidden_dims, activation)
+            self.velocity = VelocityNet(self.action_dim, hidden_dims[-1], self.head_dims, activation, time_embed_dim,
+                                        time_hidden_dims)
+        else:
+            self.encoder = nn.Identity()  # no weights: today's state dicts load unchanged
+            self.velocity = VelocityNet(
+                self.action_dim, self.context_dim, hidden_dims, activation, time_embed_dim, time_hidden_dims
+            )
         self.register_buffer("times", time_grid(self.num_steps, torch.get_default_dtype()))
         log_scale = torch.full((2 * self.action_dim,), math.log(init_noise_scale))
         self.noise_scale_head: nn.Linear | None = None
@@ -144,6 +161,16 @@ class ExactFlow(nn.Module):
 
     def _reset_time_grid(self) -> None:
         self.times = time_grid(self.num_steps, self.times.dtype).to(self.times.device)
+
+    # ---------------------------------------------------------------- conditioning
+    def context_features(self, context: torch.Tensor) -> torch.Tensor:
+        """The condition's contribution to the velocity net's first layer, computed once per flow call (through
+        the encoder when ``head_dims`` is set)."""
+        return self.velocity.in_context(self.encoder(context))
+
+    def observation_layer(self) -> nn.Linear:
+        """The first Linear that reads the observation (rsl_rl 3.x's ``actor[0]``)."""
+        return self.encoder[0] if self.head_dims else self.velocity.in_context
 
     # ---------------------------------------------------------------- constants of the flow
     @property
@@ -184,7 +211,8 @@ class ExactFlow(nn.Module):
         """The settings a state dict does not carry as weights, stamped into checkpoints and compared on load:
         ``num_steps``, ``noise_scale`` and the flow's own fields (the kind is read from the weights themselves)."""
         own = {f.name: getattr(self, f.name) for f in self.own_fields}
-        return {"num_steps": int(self.num_steps), "noise_scale": self.noise_scale_mode, **own}
+        return {"num_steps": int(self.num_steps), "noise_scale": self.noise_scale_mode, "head_dims": self.head_dims,
+                **own}
 
     # ---------------------------------------------------------------- maps (subclasses)
     def forward(self, context: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:

@@ -50,10 +50,11 @@ class CoupledFlow(ExactFlow):
         time_hidden_dims: list[int] | tuple[int, ...] = (64, 64),
         noise_scale: str = "fixed",
         init_noise_scale: float = 1.0,
+        head_dims: list[int] | tuple[int, ...] = (),
     ) -> None:
         MIX.check(mix)
         super().__init__(action_dim, context_dim, num_steps, hidden_dims, activation, time_embed_dim,
-                         time_hidden_dims, noise_scale, init_noise_scale)
+                         time_hidden_dims, noise_scale, init_noise_scale, head_dims)
         self.mix = float(mix)
 
     @property
@@ -65,7 +66,7 @@ class CoupledFlow(ExactFlow):
         """Map base noise (B, 2A) to the dummy action (B, 2A) given context (B, C)."""
         if not torch.jit.is_scripting():
             self._check_shapes(context, noise, "noise")
-        ctx = self.velocity.in_context(context)
+        ctx = self.context_features(context)
         steps = self.velocity.step_features(self.times)
         p, q, dt = self.mix, 1.0 - self.mix, self.dt
         x, y = noise[..., : self.action_dim], noise[..., self.action_dim :]
@@ -81,7 +82,7 @@ class CoupledFlow(ExactFlow):
         """Map a dummy action (B, 2A) back to the base noise (B, 2A) that produces it, exactly."""
         if not torch.jit.is_scripting():
             self._check_shapes(context, dummy, "dummy")
-        ctx = self.velocity.in_context(context)
+        ctx = self.context_features(context)
         steps = self.velocity.step_features(self.times)
         p, q, dt = self.mix, 1.0 - self.mix, self.dt
         x, y = dummy[..., : self.action_dim], dummy[..., self.action_dim :]

@@ -64,11 +64,12 @@ class MultistepFlow(ExactFlow):
         time_hidden_dims: list[int] | tuple[int, ...] = (64, 64),
         noise_scale: str = "fixed",
         init_noise_scale: float = 1.0,
+        head_dims: list[int] | tuple[int, ...] = (),
     ) -> None:
         HISTORY_COEF.check(history_coef)
         VELOCITY_COEF.check(velocity_coef)
         super().__init__(action_dim, context_dim, num_steps, hidden_dims, activation, time_embed_dim,
-                         time_hidden_dims, noise_scale, init_noise_scale)
+                         time_hidden_dims, noise_scale, init_noise_scale, head_dims)
         self.history_coef = float(history_coef)
         self.velocity_coef = float(velocity_coef)
         # (b, c) in the state dict: any checkpoint of this flow says what it is, even one written without
@@ -84,7 +85,7 @@ class MultistepFlow(ExactFlow):
         """Map the latent (x_0, x_-1) (B, 2A) to the dummy action (x_N, x_{N-1}) (B, 2A) given context (B, C)."""
         if not torch.jit.is_scripting():
             self._check_shapes(context, noise, "noise")
-        ctx = self.velocity.in_context(context)
+        ctx = self.context_features(context)
         steps = self.velocity.step_features(self.times)
         a, b, h = 1.0 - self.history_coef, self.history_coef, self.velocity_coef * self.dt
         current, previous = noise[..., : self.action_dim], noise[..., self.action_dim :]
@@ -98,7 +99,7 @@ class MultistepFlow(ExactFlow):
         """Map a dummy action (x_N, x_{N-1}) (B, 2A) back to the latent (x_0, x_-1) (B, 2A), exactly."""
         if not torch.jit.is_scripting():
             self._check_shapes(context, dummy, "dummy")
-        ctx = self.velocity.in_context(context)
+        ctx = self.context_features(context)
         steps = self.velocity.step_features(self.times)
         a, b, h = 1.0 - self.history_coef, self.history_coef, self.velocity_coef * self.dt
         # current = x_{i+1}, previous = x_i; each step recovers x_{i-1}.

@@ -38,6 +38,15 @@ def time_frequencies(half: int, dtype: torch.dtype) -> torch.Tensor:
     return torch.exp(-math.log(10000.0) * torch.arange(half, dtype=dtype) / max(half - 1, 1))
 
 
+def mlp(in_dim: int, hidden_dims: list[int], activation: str) -> nn.Sequential:
+    """Linear + activation per hidden size (the activation also after the last: its output is a feature vector)."""
+    layers: list[nn.Module] = []
+    for h in hidden_dims:
+        layers += [nn.Linear(in_dim, h), make_activation(activation)]
+        in_dim = h
+    return nn.Sequential(*layers)
+
+
 class SinusoidalTimeEmbedding(nn.Module):
     """Fixed sin/cos features of a scalar time t in [0, 1), as in diffusion models."""
 

@@ -56,7 +56,7 @@ class FlowActor(DeterministicFlowPolicy):
     def __getitem__(self, index: int) -> nn.Module:
         """``actor[0]`` is the first Linear reading the observation (in_features = obs size), as in an MLP."""
         if index in (0, -len(self)):
-            return self.flow.velocity.in_context
+            return self.flow.observation_layer()
         raise IndexError("FlowActor only exposes actor[0] (the flow's observation-reading Linear)")
 
     def __len__(self) -> int:
