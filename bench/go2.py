@@ -59,11 +59,14 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                                        "ppo": {"entropy_coef": 0.0}}),
     "multistep_fixed_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "fixed"},
                                        "ppo": {"entropy_coef": 0.0}}),
+    # Encode once: the task's [512, 256, 128] become the observation encoder, a [128, 128] velocity head per step.
+    "multistep_state_head": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128]}}),
 }
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
           "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
           "multistep_state": "multistep, state sigma", "multistep_state_ent0": "multistep, state sigma, no entropy",
-          "multistep_fixed_ent0": "multistep, fixed base, no entropy"}
+          "multistep_fixed_ent0": "multistep, fixed base, no entropy",
+          "multistep_state_head": "multistep, state sigma, encode once"}
 TRACKING = "tracking_lin_vel"
 
 

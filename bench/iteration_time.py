@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import os
 
 import numpy as np
@@ -33,12 +34,14 @@ TIMES = ("wall_s", "update_s", "env_s", "policy_rollout_s")
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
-    """"multistep" -> ("multistep", {}); "coupled:compression_fraction=0.25,compression_coef=0" -> (flow, fields)."""
+    """"multistep" -> ("multistep", {}); "coupled:compression_fraction=0.25,head_dims=[128,128]" -> (flow, fields)."""
+    from genpo_rsl.flow import FLOWS
+
     flow, _, rest = text.partition(":")
-    if flow not in ("coupled", "multistep"):
-        raise SystemExit(f"--variants: {text!r} must start with 'coupled' or 'multistep'")
+    if flow not in FLOWS:
+        raise SystemExit(f"--variants: {text!r} must start with one of {' or '.join(map(repr, FLOWS))}")
     fields = {}
-    for item in filter(None, rest.split(",")):
+    for item in filter(None, re.split(r",(?![^\[]*\])", rest)):  # commas inside [..] belong to a list value
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"--variants: {item!r} in {text!r} must be KEY=VALUE")

@@ -9,6 +9,7 @@ same minibatch; PPO's minibatch is that plus the critic's.
     python bench/update_cost.py                  # 6144 samples, 48 obs, 12 actions, hidden [256, 256], N = 5
     python bench/update_cost.py --smoke          # tiny sizes, seconds (exercised by the test suite)
     python bench/update_cost.py --profile        # also print torch.profiler's top ops for one coupled minibatch
+    python bench/update_cost.py --obs-dim 45 --hidden 512 256 128 --head-dims 128 128   # Go2's size, encode once
 
 Times are medians of interleaved repeats on one thread; on a shared machine read the ratios, not the seconds.
 """
@@ -62,13 +63,17 @@ def median_times(fns: dict, repeats: int) -> dict[str, float]:
 
 
 def run(batch: int, obs_dim: int, action_dim: int, hidden: list[int], num_steps: int, fractions: list[float],
-        repeats: int, rollout_batches: list[int]) -> dict:
+        repeats: int, rollout_batches: list[int], head_dims: list[int] | None = None) -> dict:
     torch.manual_seed(0)
     activation = "elu"
     actor, critic = mlp(obs_dim, hidden, action_dim, activation), mlp(obs_dim, hidden, 1, activation)
     log_std = nn.Parameter(torch.zeros(action_dim))
     flows = {kind: make_flow(action_dim, obs_dim, kind, num_steps=num_steps, hidden_dims=hidden,
                              activation=activation) for kind in ("coupled", "multistep")}
+    if head_dims:  # encode once: hidden sizes -> the encoder, head_dims -> the per-step velocity head
+        flows.update({f"{kind}+head": make_flow(action_dim, obs_dim, kind, num_steps=num_steps, hidden_dims=hidden,
+                                                activation=activation, head_dims=head_dims)
+                      for kind in ("coupled", "multistep")})
     context = torch.randn(batch, obs_dim)
     advantages, returns = torch.randn(batch), torch.randn(batch, 1)
     with torch.no_grad():
@@ -126,6 +131,11 @@ def run(batch: int, obs_dim: int, action_dim: int, hidden: list[int], num_steps:
         fns[f"coupled minibatch f={fraction:g}"] = genpo_minibatch("coupled", compression_fraction=fraction)
     fns["coupled minibatch coef=0"] = genpo_minibatch("coupled", compression_coef=0.0)
     fns["multistep minibatch"] = genpo_minibatch("multistep")
+    if head_dims:
+        fns[f"coupled+head minibatch f={fractions[-1]:g}"] = genpo_minibatch("coupled+head",
+                                                                            compression_fraction=fractions[-1])
+        fns["coupled+head minibatch coef=0"] = genpo_minibatch("coupled+head", compression_coef=0.0)
+        fns["multistep+head minibatch"] = genpo_minibatch("multistep+head")
     times = median_times(fns, repeats)
     unit = times["gaussian actor"]
     n = num_steps
@@ -138,6 +148,7 @@ def run(batch: int, obs_dim: int, action_dim: int, hidden: list[int], num_steps:
             for name, t in times.items()]
     rollout = rollout_cost(actor, log_std, flows, obs_dim, rollout_batches, repeats)
     return {"batch": batch, "obs_dim": obs_dim, "action_dim": action_dim, "hidden": hidden, "num_steps": num_steps,
+            "head_dims": head_dims,
             "threads": torch.get_num_threads(), "unit_ms": unit * 1e3, "rows": rows, "rollout": rollout,
             "ratio_vs_ppo": {name: times[name] / times["PPO minibatch"] for name in times if "minibatch" in name}}
 
@@ -183,7 +194,9 @@ def profile(result_args) -> None:
 
 def report(result: dict) -> str:
     lines = [f"Per minibatch of {result['batch']} samples ({result['obs_dim']} obs, {result['action_dim']} actions, "
-             f"hidden {result['hidden']}, N = {result['num_steps']}, {result['threads']} thread); unit = one Gaussian "
+             f"hidden {result['hidden']}, N = {result['num_steps']}, {result['threads']} thread"
+             + (f"; +head: hidden sizes as the encoder, head {result['head_dims']}" if result.get("head_dims") else "")
+             + "); unit = one Gaussian "
              f"actor forward+backward = {result['unit_ms']:.1f} ms",
              "", "| what | ms | units | floor (passes) | units / floor |", "|---|---:|---:|---:|---:|"]
     for row in result["rows"]:
@@ -197,7 +210,9 @@ def report(result: dict) -> str:
     for r in result["rollout"]:
         lines.append(f"  batch {r['batch']}: Gaussian {r['gaussian_ms']:.3f} ms; coupled {r['coupled_units']:.2f}x "
                      f"(floor 2N = {2 * result['num_steps']}), multistep {r['multistep_units']:.2f}x "
-                     f"(floor N = {result['num_steps']})")
+                     f"(floor N = {result['num_steps']})"
+                     + "".join(f", {k} {r[f'{k}_units']:.2f}x" for k in ("coupled+head", "multistep+head")
+                               if f"{k}_units" in r))
     return "\n".join(lines)
 
 
@@ -210,15 +225,21 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--fractions", type=float, nargs="+", default=[1.0, 0.5, 0.25])
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--obs-dim", type=int, default=48)
+    parser.add_argument("--action-dim", type=int, default=12)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
+    parser.add_argument("--head-dims", type=int, nargs="*", default=None,
+                        help="also measure the encode-once flows (policy.head_dims), e.g. --head-dims 128 128")
     parser.add_argument("--out", default="bench/results/update_cost")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.smoke:
         sizes = (64, 8, 2, [16, 16], 2)
-        result = run(*sizes, fractions=[1.0, 0.25], repeats=2, rollout_batches=[4])
+        result = run(*sizes, fractions=[1.0, 0.25], repeats=2, rollout_batches=[4], head_dims=args.head_dims)
     else:
-        sizes = (args.batch, 48, 12, [256, 256], args.num_steps)
-        result = run(*sizes, fractions=args.fractions, repeats=args.repeats, rollout_batches=[16, 1024])
+        sizes = (args.batch, args.obs_dim, args.action_dim, args.hidden, args.num_steps)
+        result = run(*sizes, fractions=args.fractions, repeats=args.repeats, rollout_batches=[16, 1024],
+                     head_dims=args.head_dims)
     text = report(result)
     print(text)
     if args.profile:

@@ -96,12 +96,26 @@ def test_resume_refuses_another_seed_and_another_task(tmp_path, capsys):
     (["policy.init_noise_scale=.inf"], "init_noise_scale: must be a finite number > 0"),
     (["policy.num_steps=1e8"], "policy.num_steps: expected an integer"),
     (["policy.num_steps=100000000"], "num_steps: must be an integer in [1, 1000]"),  # fails fast, not out of memory
+    (["--device", "banana"], "--device 'banana': not a torch device"),
+    (["--seed", "-1"], "--seed: must be an integer >= 0"),
+    (["--device", "cuda"] if not __import__("torch").cuda.is_available() else ["--device", "nope"], "--device"),
 ])
 def test_bad_values_fail_in_one_line_before_any_run_folder(tmp_path, capsys, argv, match):
     folder = tmp_path / "run"
     code, _, err = main_of([*SMALL, "--log-dir", str(folder), *argv], capsys)
     assert code == 2 and match in err and err.count("\n") == 1, err
     assert not rundir.holds_run(str(folder))
+
+
+def test_wandb_logger_without_wandb_is_one_line(tmp_path, capsys):
+    pytest.importorskip("importlib.util")
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    code, _, err = main_of([*SMALL, "--log-dir", str(tmp_path / "run"), "--logger", "wandb"], capsys)
+    assert code == 2 and "pip install wandb" in err and err.count("\n") == 1
+    assert not os.path.exists(tmp_path / "run")  # no empty run folder left behind
 
 
 def test_the_end_of_a_run_says_what_happened_and_what_to_do_next(tmp_path, capsys):

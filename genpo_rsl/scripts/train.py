@@ -108,9 +108,30 @@ def _check_positive_int(name: str, value: Any) -> None:
         raise UsageError(f"{name}: must be an integer >= 1, got {value!r}")
 
 
+def check_command_line(args: argparse.Namespace) -> None:
+    """The flags that name things outside the config: device, seed, logger."""
+    import importlib.util
+
+    import torch
+
+    try:
+        device = torch.device(args.device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UsageError(f"--device {args.device!r}: not a torch device. Fix: --device cpu (or cuda, cuda:0)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {args.device}: this torch ({torch.__version__}) sees no CUDA device. Fix: --device "
+                         "cpu, or install a CUDA build of torch on a machine with a GPU")
+    if args.seed < 0:
+        raise UsageError(f"--seed: must be an integer >= 0, got {args.seed}")
+    if args.logger == "wandb" and importlib.util.find_spec("wandb") is None:
+        raise UsageError("--logger wandb: the wandb package is not installed. Fix: pip install wandb (then wandb "
+                         "login), or --logger tensorboard")
+
+
 def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict, dict]:
     """(settings, resolved runner config, the overrides applied, the part of them --init derived), every value
     checked that can be before an env."""
+    check_command_line(args)
     flags = {}
     if args.num_envs is not None:
         flags["num_envs"] = args.num_envs
