@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import re
 import os
+import re
 
 import numpy as np
 

@@ -46,7 +46,7 @@ COMMAND_LINE_KEYS = {"seed": "--seed", "num_envs": "--num-envs", "device": "--de
                      "logger": "--logger"}
 # rsl_rl runner keys a config may add although build_runner_cfg does not write them (read with cfg.get by the
 # runners of 3.x and/or 5.x).
-OPTIONAL_RUNNER_KEYS = ("run_name", "check_for_nan", "empirical_normalization", "clip_actions")
+OPTIONAL_RUNNER_KEYS = ("run_name", "check_for_nan", "empirical_normalization", "clip_actions", "torch_compile_mode")
 # Constructor arguments the runner passes itself; never config fields.
 _RUNNER_PASSED = {"self", "obs", "obs_groups", "obs_set", "output_dim", "num_actions", "policy", "actor", "critic",
                   "storage", "device", "multi_gpu_cfg", "args", "kwargs"}

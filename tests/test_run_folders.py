@@ -98,6 +98,8 @@ def test_resume_refuses_another_seed_and_another_task(tmp_path, capsys):
     (["policy.num_steps=100000000"], "num_steps: must be an integer in [1, 1000]"),  # fails fast, not out of memory
     (["--device", "banana"], "--device 'banana': not a torch device"),
     (["--seed", "-1"], "--seed: must be an integer >= 0"),
+    (["check_for_nan=maybe"], "check_for_nan: must be true or false"),
+    (["clip_actions=abc"], "clip_actions='abc': IsaacLab's env wrapper applies it"),
     (["--device", "cuda"] if not __import__("torch").cuda.is_available() else ["--device", "nope"], "--device"),
 ])
 def test_bad_values_fail_in_one_line_before_any_run_folder(tmp_path, capsys, argv, match):

@@ -155,6 +155,12 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict, dict]:
     cfg = apply_overrides(cfg, overrides)
     for field in ("num_steps_per_env", "max_iterations", "save_interval"):
         _check_positive_int(field, cfg[field])
+    if "check_for_nan" in cfg and not isinstance(cfg["check_for_nan"], bool):
+        raise UsageError(f"check_for_nan: must be true or false, got {cfg['check_for_nan']!r}")
+    if cfg.get("clip_actions") is not None:
+        raise UsageError(f"clip_actions={cfg['clip_actions']!r}: IsaacLab's env wrapper applies it; genpo-train's envs "
+                         "do not read it, so it would do nothing. Fix: remove it (a gymnasium task gets its actions "
+                         "as the policy gives them; bound them in the env)")
     with as_usage_error():
         validate_genpo_algorithm(cfg["algorithm"])  # the PPO fields of either algorithm, GenPO's for GenPO
     batch, minibatches = settings["num_envs"] * cfg["num_steps_per_env"], cfg["algorithm"]["num_mini_batches"]
