@@ -322,9 +322,6 @@ def _check_shapes(found: dict, expected: dict, section: str, info: CheckpointInf
         "in the log directory has it).")
 
 
-def _expected_info(expected_dict: dict) -> CheckpointInfo:
-    return inspect_checkpoint(expected_dict)
-
 
 def check_state_dict(state_dict: dict, model: nn.Module, *, path: str | None = None) -> None:
     """Check a 3.x ``model_state_dict`` against the ActorCritic-like ``model`` it is about to be loaded into."""
@@ -335,7 +332,7 @@ def check_state_dict(state_dict: dict, model: nn.Module, *, path: str | None = N
         raise CheckpointError("load_state_dict got a whole checkpoint; pass checkpoint['model_state_dict'].")
     info = inspect_checkpoint({"model_state_dict": state_dict}, path)
     expected_sd = model.state_dict()
-    expected = _expected_info({"model_state_dict": expected_sd})
+    expected = inspect_checkpoint({"model_state_dict": expected_sd})
     _check_kind(info, expected)
     _check_flow_kind(state_dict, expected_sd, info)
     _check_head(state_dict, expected_sd, info)
@@ -363,7 +360,7 @@ def check_loaded_dict(loaded: dict, *, policy: nn.Module | None = None, actor: n
             expected_dicts["critic_state_dict"] = critic.state_dict()
     if not expected_dicts:
         return info
-    expected = _expected_info(expected_dicts)
+    expected = inspect_checkpoint(expected_dicts)
     _check_kind(info, expected)
     for section in ("model_state_dict", "actor_state_dict"):
         if isinstance(loaded.get(section), dict) and section in expected_dicts:

@@ -62,15 +62,6 @@ def register_genpo_agents(registry=None) -> list[str]:
     return changed
 
 
-def genpo_task_ids(registry=None) -> list[str]:
-    """Ids of the specs that carry a GenPO agent entry (all of :data:`AGENT_KEYS`)."""
-    if registry is None:
-        import gymnasium
-
-        registry = gymnasium.registry
-    return sorted(tid for tid, spec in registry.items() if all(key in spec.kwargs for key in AGENT_KEYS))
-
-
 def attach_genpo_classes() -> bool:
     """``import genpo_rsl`` so that rsl_rl finds the classes GenPO's config names, and check that it does.
 

@@ -208,8 +208,9 @@ def prepare(task: str, demos_path: str, algo: str = "genpo", overrides: dict | N
             cfg_overrides: dict | None = None, seed: int = 0, device: str = "cpu") -> Prepared:
     """Build the task's runner (``overrides``: task settings; ``cfg_overrides``: KEY=VALUE of the runner config, as
     genpo-train takes them) and read and check the demonstrations against its sizes. Nothing is trained."""
-    from ..compat import register, rsl_rl_major, rsl_rl_version
+    from ..compat import register
     from ..overrides import apply_overrides
+    from ..rundir import run_record
     from ..envs import make_task_env, seed_everything
     from ..train_config import build_runner_cfg, task_settings
 
@@ -224,8 +225,7 @@ def prepare(task: str, demos_path: str, algo: str = "genpo", overrides: dict | N
         register()
         from ..runner import GenPORunner
 
-        run = {"task": task, "algo": algo, "seed": seed, "settings": settings, "overrides": dict(cfg_overrides or {}),
-               "train_cfg": copy.deepcopy(cfg), "rsl_rl_version": rsl_rl_version(), "rsl_rl_major": rsl_rl_major()}
+        run = run_record(task, algo, seed, settings, dict(cfg_overrides or {}), copy.deepcopy(cfg))
         with contextlib.redirect_stdout(io.StringIO()):  # the runner prints its models
             runner = GenPORunner(env, cfg, log_dir=None, device=device)
         if hasattr(runner, "disable_logs"):

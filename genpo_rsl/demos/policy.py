@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 from tensordict import TensorDict
 
-from ..checkpoint import CheckpointError, check_loaded_dict, inspect_checkpoint, read_checkpoint
+from ..checkpoint import CheckpointError, check_loaded_dict, read_checkpoint
 from ..world import adapter
 
 class PolicyView:
@@ -132,11 +132,6 @@ def warm_up_critic(runner, iterations: int) -> None:
         runner.current_learning_iteration += 1
         if hasattr(runner, "_completed_current_iteration"):  # GenPORunner: the next iteration is the current one
             runner._completed_current_iteration = False
-
-
-def checkpoint_policy_kind(path: str | os.PathLike) -> str:
-    """"genpo" | "gaussian" | ... of a checkpoint file (clear errors for unreadable files)."""
-    return inspect_checkpoint(read_checkpoint(path, map_location="cpu"), os.fspath(path)).policy
 
 
 POLICY_OVERRIDE_PREFIXES = ("policy.", "actor.", "agent.policy.", "agent.actor.")

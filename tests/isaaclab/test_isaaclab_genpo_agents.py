@@ -155,6 +155,7 @@ def test_runner_cfg_dict_shape(isaaclab_tasks):
         "time_hidden_dims": [64, 64],
         "noise_scale": "fixed",
         "init_noise_scale": 1.0,
+        "head_dims": [],
     }
     assert list(d["algorithm"])[: len(base["algorithm"])] == list(base["algorithm"])
     assert list(d["algorithm"])[len(base["algorithm"]):] == [
