@@ -92,11 +92,9 @@ class ShiftFlow(ExactFlow):
     needs_compression = False
     latent_centred_at_action = False
 
-    def __init__(self, action_dim, context_dim, num_steps=5, shift_coef=0.8, hidden_dims=(16,), activation="elu",
-                 time_embed_dim=8, time_hidden_dims=(8,), noise_scale="fixed", init_noise_scale=1.0, head_dims=()):
+    def __init__(self, action_dim, context_dim, shift_coef=0.8, **common):
         SHIFT.check(shift_coef)
-        super().__init__(action_dim, context_dim, num_steps, hidden_dims, activation, time_embed_dim,
-                         time_hidden_dims, noise_scale, init_noise_scale, head_dims)
+        super().__init__(action_dim, context_dim, **common)
         self.shift_coef = float(shift_coef)
         self.register_buffer("shift_coefs", torch.tensor([self.shift_coef]))
 

@@ -424,12 +424,10 @@ class Go2VelocityVecEnv(EpisodeLog, VecEnv):
         return obs.to(self.device)
 
     def _check_finite(self, quantity: str, values: torch.Tensor) -> None:
-        finite = torch.isfinite(values)
-        if bool(finite.all()):
-            return
-        bad = (~finite).reshape(self.num_envs, -1).any(dim=1).nonzero().flatten().tolist()
-        raise RuntimeError(f"Go2: the simulation returned a non-finite {quantity} (NaN or inf) in env index(es) "
-                           f"{bad[:10]}; the simulation diverged (check the action scale and the PD gains)")
+        bad = self._non_finite_envs(values)
+        if bad:
+            raise RuntimeError(f"Go2: the simulation returned a non-finite {quantity} (NaN or inf) in env index(es) "
+                               f"{bad[:10]}; the simulation diverged (check the action scale and the PD gains)")
 
 
 REWARD_TERMS = ("tracking_lin_vel", "tracking_ang_vel", "lin_vel_z", "base_height", "action_rate",

@@ -289,14 +289,11 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
 
     def _check_finite(self, quantity: str, values: torch.Tensor) -> None:
         """Raise if the environment returned NaN/inf; rsl_rl would otherwise train on it silently."""
-        finite = torch.isfinite(values)
-        if bool(finite.all()):
-            return
-        bad = (~finite).reshape(self.num_envs, -1).any(dim=1).nonzero().flatten().tolist()
-        raise RuntimeError(
-            f"{self.task}: the environment returned a non-finite {quantity} (NaN or inf) in env index(es) {bad}. "
-            "The simulation likely diverged; check the environment and the range of the actions sent to it."
-        )
+        bad = self._non_finite_envs(values)
+        if bad:
+            raise RuntimeError(
+                f"{self.task}: the environment returned a non-finite {quantity} (NaN or inf) in env index(es) {bad}. "
+                "The simulation likely diverged; check the environment and the range of the actions sent to it.")
 
 
 def _find_spec(task: str) -> gym.envs.registration.EnvSpec:

@@ -70,6 +70,13 @@ class EpisodeLog:
     stats: EpisodeStatistics
     _obs: torch.Tensor
 
+    def _non_finite_envs(self, values: torch.Tensor) -> list[int]:
+        """Indices of the envs whose row of ``values`` holds NaN or inf ([] when all is finite)."""
+        finite = torch.isfinite(values)
+        if bool(finite.all()):
+            return []
+        return (~finite).reshape(self.num_envs, -1).any(dim=1).nonzero().flatten().tolist()
+
     @property
     def episode_returns(self) -> list[float]:
         """Undiscounted returns of all finished episodes, in order of completion."""

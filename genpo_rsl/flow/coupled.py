@@ -26,7 +26,7 @@ MIX = Field("mix", 0.9, "p, the mixing coefficient of the two halves after every
 class CoupledFlow(ExactFlow):
     """Invertible N-step coupled flow from base noise to a doubled action, with a closed-form log-likelihood.
 
-    Args (besides those of :class:`~genpo_rsl.flow.base.ExactFlow`):
+    Args (``common``: those of :class:`~genpo_rsl.flow.base.ExactFlow`):
         mix: p in (0, 1], the mixing coefficient. Smaller p mixes more but divides by p in the inverse.
     """
 
@@ -38,23 +38,9 @@ class CoupledFlow(ExactFlow):
     latent_centred_at_action = False  # the latent x - y: compression keeps it near zero
     latent_init_scale = 0.5  # x - y starts shrunk by the mixing steps (p^(2N))
 
-    def __init__(
-        self,
-        action_dim: int,
-        context_dim: int,
-        num_steps: int = 5,
-        mix: float = 0.9,
-        hidden_dims: list[int] | tuple[int, ...] = (256, 256, 256),
-        activation: str = "elu",
-        time_embed_dim: int = 32,
-        time_hidden_dims: list[int] | tuple[int, ...] = (64, 64),
-        noise_scale: str = "fixed",
-        init_noise_scale: float = 1.0,
-        head_dims: list[int] | tuple[int, ...] = (),
-    ) -> None:
+    def __init__(self, action_dim: int, context_dim: int, mix: float = 0.9, **common) -> None:
         MIX.check(mix)
-        super().__init__(action_dim, context_dim, num_steps, hidden_dims, activation, time_embed_dim,
-                         time_hidden_dims, noise_scale, init_noise_scale, head_dims)
+        super().__init__(action_dim, context_dim, **common)
         self.mix = float(mix)
 
     @property

@@ -37,7 +37,7 @@ VELOCITY_COEF = Field("velocity_coef", 1.0, "c, the scale of the velocity term c
 class MultistepFlow(ExactFlow):
     """Invertible N-step multistep flow over (x_N, x_{N-1}), one velocity call per step, closed-form likelihood.
 
-    Args (besides those of :class:`~genpo_rsl.flow.base.ExactFlow`):
+    Args (``common``: those of :class:`~genpo_rsl.flow.base.ExactFlow`):
         history_coef: b in (0, 1], the weight of the history state x_{i-1} (authors' IsaacLab configs: 0.97).
         velocity_coef: c > 0, the scale of the velocity term c dt v (authors' configs: 1.0; the page writes 1 + b).
     """
@@ -51,25 +51,11 @@ class MultistepFlow(ExactFlow):
     latent_centred_at_action = True  # x_{N-1} is one flow step from x_N
     latent_init_scale = 1.0  # about as wide as the base noise
 
-    def __init__(
-        self,
-        action_dim: int,
-        context_dim: int,
-        num_steps: int = 5,
-        history_coef: float = 0.97,
-        velocity_coef: float = 1.0,
-        hidden_dims: list[int] | tuple[int, ...] = (256, 256, 256),
-        activation: str = "elu",
-        time_embed_dim: int = 32,
-        time_hidden_dims: list[int] | tuple[int, ...] = (64, 64),
-        noise_scale: str = "fixed",
-        init_noise_scale: float = 1.0,
-        head_dims: list[int] | tuple[int, ...] = (),
-    ) -> None:
+    def __init__(self, action_dim: int, context_dim: int, history_coef: float = 0.97, velocity_coef: float = 1.0,
+                 **common) -> None:
         HISTORY_COEF.check(history_coef)
         VELOCITY_COEF.check(velocity_coef)
-        super().__init__(action_dim, context_dim, num_steps, hidden_dims, activation, time_embed_dim,
-                         time_hidden_dims, noise_scale, init_noise_scale, head_dims)
+        super().__init__(action_dim, context_dim, **common)
         self.history_coef = float(history_coef)
         self.velocity_coef = float(velocity_coef)
         # (b, c) in the state dict: any checkpoint of this flow says what it is, even one written without

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from genpo_rsl.rundir import RUN_FILE, load_run, run_env_kwargs, save_run  # noqa: F401 (the scripts' names)
+from genpo_rsl.rundir import RUN_FILE, load_run, run_env_kwargs
 
 DEBUG_ENV = "GENPO_RSL_DEBUG"  # =1: user errors print their traceback too, as --debug does
 EXIT_USAGE = 2  # argparse's status for a bad command line; the same for every other user mistake
@@ -108,6 +108,18 @@ def run_command(prog: str, run: Callable[[list[str]], Any], argv: list[str] | No
         print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     return 0
+
+
+def add_rollout_arguments(parser: argparse.ArgumentParser, deterministic_help: str, stochastic_help: str) -> None:
+    """``--num-envs``, ``--deterministic`` | ``--stochastic`` (dest ``stochastic``), ``--seed``, ``--device``: how a
+    command that rolls a checkpoint out (genpo-play, genpo-demos) runs it."""
+    parser.add_argument("--num-envs", type=int, default=None, help="parallel envs (default: min(episodes, 8))")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--deterministic", dest="stochastic", action="store_false", help=deterministic_help)
+    mode.add_argument("--stochastic", action="store_true", help=stochastic_help)
+    parser.set_defaults(stochastic=False)  # both flags share the dest: without this the first one's default wins
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--device", default="cpu")
 
 
 # ---------------------------------------------------------------------------------------------- overrides

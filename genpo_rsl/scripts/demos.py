@@ -14,7 +14,8 @@ import argparse
 import numpy as np
 
 from genpo_rsl.envs import seed_everything
-from genpo_rsl.scripts.common import UsageError, add_debug_argument, load_runner, run_command
+from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_rollout_arguments, load_runner,
+                                      run_command)
 
 PROG = "genpo-demos"
 
@@ -25,14 +26,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", required=True, help="a model_*.pt with a run.json beside it")
     parser.add_argument("--episodes", type=int, required=True, help="complete episodes to record")
     parser.add_argument("--out", required=True, help="the .npz file to write")
-    parser.add_argument("--num-envs", type=int, default=None, help="parallel envs (default: min(episodes, 8))")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--deterministic", dest="stochastic", action="store_false",
-                      help="zero noise / the Gaussian's mean: the default")
-    mode.add_argument("--stochastic", action="store_true", help="sample actions, as in training")
-    parser.set_defaults(stochastic=False)  # both flags share one dest; argparse would take the first one's default
-    parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--device", default="cpu")
+    add_rollout_arguments(parser, "zero noise / the Gaussian's mean: the default", "sample actions, as in training")
     add_debug_argument(parser)
     return parser.parse_args(argv)
 

@@ -6,9 +6,10 @@ import argparse
 
 import numpy as np
 
-from genpo_rsl.overrides import use_override_style
 from genpo_rsl.envs import seed_everything
-from genpo_rsl.scripts.common import UsageError, add_debug_argument, load_runner, run_command
+from genpo_rsl.overrides import use_override_style
+from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_rollout_arguments, load_runner,
+                                      run_command)
 
 PROG = "genpo-play"
 
@@ -17,16 +18,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("--checkpoint", required=True, help="a model_*.pt written by genpo-train")
     parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--num-envs", type=int, default=None, help="parallel envs (default: min(episodes, 8))")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--deterministic", dest="stochastic", action="store_false",
-                      help="zero base noise: the default, as for export")
-    mode.add_argument("--stochastic", action="store_true", help="sample the base noise, as in training")
-    parser.set_defaults(stochastic=False)  # both flags share the dest: without this the first one's default wins
+    add_rollout_arguments(parser, "zero base noise: the default, as for export",
+                          "sample the base noise, as in training")
     parser.add_argument("--video", default=None,
                         help="write an mp4 of one rollout of env 0 (gymnasium MuJoCo and Genesis tasks)")
-    parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--device", default="cpu")
     add_debug_argument(parser)
     return parser.parse_args(argv)
 

@@ -20,8 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from genpo_rsl.compat import register, rsl_rl_major, rsl_rl_version
-from genpo_rsl.world import adapter
+from genpo_rsl.compat import register, rsl_rl_version
 from genpo_rsl.config import validate_genpo_algorithm
 from genpo_rsl.demos.policy import hold_actor_normalizer, init_overrides, load_actor, warm_up_critic
 from genpo_rsl.overrides import apply_overrides, use_override_style
@@ -31,6 +30,7 @@ from genpo_rsl.rundir import (RUN_FILE, append_resume, check_run_dir, default_ru
 from genpo_rsl.scripts.common import (CommandExit, UsageError, add_debug_argument, add_override_arguments,
                                       as_usage_error, overrides_from_args, run_command)
 from genpo_rsl.train_config import ALGOS, build_runner_cfg, env_kwargs, task_settings
+from genpo_rsl.world import adapter
 
 PROG = "genpo-train"
 DEFAULT_TASK = "HalfCheetah-v5"
