@@ -64,23 +64,16 @@ CLEANRL_1M = {"HalfCheetah-v5": 1442.64, "Hopper-v5": 2382.86, "Walker2d-v5": 22
 
 
 def flow_fields(algo: str) -> dict:
-    """The policy fields ``algo`` sets, keeping only those the installed package knows.
-
-    The "flow" field selects coupled vs multistep; a package without it has only the coupled flow, so "coupled"
-    is dropped there, while "multistep" is kept and fails the run with the package's own unknown-field error.
-    """
-    from genpo_rsl.config import FLOW_DEFAULTS
-
-    fields = dict(ALGOS[algo][1])
-    if "flow" not in FLOW_DEFAULTS and fields.get("flow") == "coupled":
-        del fields["flow"]
-    return fields
+    """The policy fields ``algo`` sets."""
+    return dict(ALGOS[algo][1])
 
 
 def flow_available(algo: str) -> bool:
+    """Whether the installed package has the flow ``algo`` names (its registered flows)."""
     from genpo_rsl.config import FLOW_DEFAULTS
+    from genpo_rsl.flow import FLOWS
 
-    return ALGOS[algo][1].get("flow", "coupled") == "coupled" or "flow" in FLOW_DEFAULTS
+    return ALGOS[algo][1].get("flow", FLOW_DEFAULTS["flow"]) in FLOWS
 
 
 def code_state() -> dict:

@@ -126,3 +126,11 @@ def test_the_end_of_a_run_says_what_happened_and_what_to_do_next(tmp_path, capsy
     done = [line for line in out.splitlines() if line.startswith("genpo-train: done:")]
     assert done and "1 iterations" in done[0] and "mean return of the last" in done[0]  # 50-step episodes ended
     assert "genpo-play --checkpoint" in out and "genpo-export --checkpoint" in out
+
+
+def test_an_explicit_max_iterations_beats_the_config_file(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("max_iterations: 7\n")
+    quiet_train([*SMALL, "--log-dir", str(tmp_path / "run"), "--config", str(config)])  # SMALL says 1
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["train_cfg"]["max_iterations"] == 1

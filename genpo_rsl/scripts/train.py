@@ -152,6 +152,12 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict, dict]:
     with as_usage_error():
         inherited = init_overrides(args.init, args.critic_warmup, args.resume, args.algo)
     overrides = {**inherited, **getattr(args, "recorded_overrides", {}), **overrides_from_args(args)}
+    # An explicit --max-iterations beats the --config file (a KEY=VALUE token, typed later on the line, beats both).
+    from genpo_rsl.overrides import parse_overrides
+
+    tokens = parse_overrides(args.overrides or [])
+    if args.max_iterations is not None and not any(k.removeprefix("agent.") == "max_iterations" for k in tokens):
+        overrides = {k: v for k, v in overrides.items() if k.removeprefix("agent.") != "max_iterations"}
     cfg = apply_overrides(cfg, overrides)
     for field in ("num_steps_per_env", "max_iterations", "save_interval"):
         _check_positive_int(field, cfg[field])
