@@ -56,7 +56,7 @@ def snapshot(directory) -> dict[str, bytes]:
 # ---------------------------------------------------------------------------------------------- config values
 @pytest.mark.parametrize("section,field,value,match", [
     ("flow", "mix", -0.5, r"mix: must be a number in \(0, 1\]"),
-    ("flow", "num_steps", -2, "num_steps: must be an integer >= 1"),
+    ("flow", "num_steps", -2, "num_steps: must be an integer in \\[1, 1000\\]"),
     ("ppo", "value_loss_coef", -1.0, r"algorithm.value_loss_coef: must be in \[0.0, inf\)"),
     ("ppo", "max_grad_norm", -0.5, "algorithm.max_grad_norm"),
     ("ppo", "desired_kl", -0.01, r"algorithm.desired_kl: must be in \(0.0, inf\)"),
@@ -76,7 +76,7 @@ def test_out_of_range_values_name_the_field_before_training(section, field, valu
 def test_flow_settings_that_are_not_weights_must_match_the_checkpoint(tmp_path):
     path = str(tmp_path / "mix09.pt")
     make_runner().save(path)
-    assert describe_checkpoint(path).written_by["flow"] == {"mix": 0.9, "num_steps": 3, "noise_scale": "fixed"}
+    assert describe_checkpoint(path).written_by["flow"] == {"mix": 0.9, "num_steps": 3, "noise_scale": "fixed", "head_dims": []}
     # The fix is named as the override to type; outside genpo-train in IsaacLab's form (agent.policy / agent.actor).
     with pytest.raises(CheckpointError, match=r"mix=0.9 in the checkpoint vs 0.5 in the config.*Fix: add "
                                               r"agent\.(policy|actor)\.mix=0\.9 to load it"):
