@@ -135,6 +135,9 @@ def locked(folder: str) -> Iterator[None]:
             break
         except FileExistsError:
             owner = _lock_owner(path)
+            if owner is None:  # just created, its pid not written yet: look again before calling it stale
+                time.sleep(0.2)
+                owner = _lock_owner(path)
             if owner is not None and _alive(owner):
                 raise RunFolderError(
                     f"--log-dir: {folder!r} is in use by another running process (pid {owner}); two runs in one "

@@ -81,6 +81,14 @@ def test_resume_applies_a_new_learning_rate_and_appends_to_run_json(tmp_path, mo
     assert [r["overrides"].get("algorithm.learning_rate") for r in run["resumes"]] == [0.0123]
 
 
+def test_resume_into_another_runs_folder_is_refused(tmp_path, capsys):
+    final = quiet_train([*SMALL, "--log-dir", str(tmp_path / "a")])
+    quiet_train([*SMALL, "--log-dir", str(tmp_path / "b")])
+    before = digest(tmp_path / "b")
+    code, _, err = main_of(["--resume", final, "--log-dir", str(tmp_path / "b")], capsys)
+    assert code == 2 and "already holds a run" in err and digest(tmp_path / "b") == before
+
+
 def test_resume_refuses_another_seed_and_another_task(tmp_path, capsys):
     final = quiet_train([*SMALL, "--log-dir", str(tmp_path / "run"), "--seed", "3"])
     code, _, err = main_of(["--resume", final, "--seed", "4"], capsys)

@@ -242,7 +242,9 @@ def _train(args: argparse.Namespace) -> str:
     made_dir, lock = None, contextlib.ExitStack()
     try:
         if args.log_dir:
-            check_run_dir(args.log_dir, resuming=bool(args.resume))
+            # Resuming may write into the checkpoint's own folder only; any other folder must hold no run.
+            own = bool(args.resume) and os.path.abspath(args.log_dir) == os.path.dirname(os.path.abspath(args.resume))
+            check_run_dir(args.log_dir, resuming=own)
             log_dir = args.log_dir
         elif args.resume:
             log_dir = os.path.dirname(os.path.abspath(args.resume))  # continue in the run's own folder
@@ -283,7 +285,8 @@ def _learn(args, runner, env, log_dir: str, settings: dict, cfg: dict, overrides
 
     started = time.perf_counter()
     try:
-        if args.resume and os.path.isfile(os.path.join(log_dir, RUN_FILE)):
+        own_folder = args.resume and os.path.abspath(log_dir) == os.path.dirname(os.path.abspath(args.resume))
+        if own_folder and os.path.isfile(os.path.join(log_dir, RUN_FILE)):
             append_resume(log_dir, {"from": os.path.abspath(args.resume), "overrides": overrides,
                                     "max_iterations": cfg["max_iterations"],
                                     "time": time.strftime("%Y-%m-%d %H:%M:%S")})
