@@ -243,8 +243,7 @@ def _train(args: argparse.Namespace) -> str:
     try:
         if args.log_dir:
             # Resuming may write into the checkpoint's own folder only; any other folder must hold no run.
-            own = bool(args.resume) and os.path.abspath(args.log_dir) == os.path.dirname(os.path.abspath(args.resume))
-            check_run_dir(args.log_dir, resuming=own)
+            check_run_dir(args.log_dir, resuming=_resumes_in_place(args, args.log_dir))
             log_dir = args.log_dir
         elif args.resume:
             log_dir = os.path.dirname(os.path.abspath(args.resume))  # continue in the run's own folder
@@ -271,6 +270,11 @@ def _train(args: argparse.Namespace) -> str:
         return _learn(args, runner, env, log_dir, settings, cfg, overrides, inherited)
 
 
+def _resumes_in_place(args: argparse.Namespace, log_dir: str) -> bool:
+    """Whether this run resumes a checkpoint inside ``log_dir`` (its own run folder)."""
+    return bool(args.resume) and os.path.abspath(log_dir) == os.path.dirname(os.path.abspath(args.resume))
+
+
 def apply_optimizer_overrides(runner, overrides: dict) -> None:
     """After --resume's load: an explicit ``algorithm.learning_rate`` wins over the checkpoint's optimizer state."""
     for key, value in overrides.items():
@@ -285,8 +289,7 @@ def _learn(args, runner, env, log_dir: str, settings: dict, cfg: dict, overrides
 
     started = time.perf_counter()
     try:
-        own_folder = args.resume and os.path.abspath(log_dir) == os.path.dirname(os.path.abspath(args.resume))
-        if own_folder and os.path.isfile(os.path.join(log_dir, RUN_FILE)):
+        if _resumes_in_place(args, log_dir) and os.path.isfile(os.path.join(log_dir, RUN_FILE)):
             append_resume(log_dir, {"from": os.path.abspath(args.resume), "overrides": overrides,
                                     "max_iterations": cfg["max_iterations"],
                                     "time": time.strftime("%Y-%m-%d %H:%M:%S")})
