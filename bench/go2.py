@@ -61,12 +61,15 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                                        "ppo": {"entropy_coef": 0.0}}),
     # Encode once: the task's [512, 256, 128] become the observation encoder, a [128, 128] velocity head per step.
     "multistep_state_head": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128]}}),
+    "multistep_state_head_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state",
+                                                     "head_dims": [128, 128]}, "ppo": {"entropy_coef": 0.0}}),
 }
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
           "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
           "multistep_state": "multistep, state sigma", "multistep_state_ent0": "multistep, state sigma, no entropy",
           "multistep_fixed_ent0": "multistep, fixed base, no entropy",
-          "multistep_state_head": "multistep, state sigma, encode once"}
+          "multistep_state_head": "multistep, state sigma, encode once",
+          "multistep_state_head_ent0": "multistep, state sigma, encode once, no entropy"}
 TRACKING = "tracking_lin_vel"
 
 
@@ -126,7 +129,8 @@ def run_one(job: dict) -> dict:
         out["algo"] = job["algo"]  # the variant's name (train_and_record records rsl_rl's algo)
         out["records"] = [{k: r[k] for k in ("iteration", "env_steps", "elapsed_s", "wall_s", "update_s", "env_s",
                                              "episodes", "return_mean", "length_mean", "tracking_mean")}
-                          | {"kl": r["losses"].get("kl"), "learning_rate": r["learning_rate"]} for r in records]
+                          | {"kl": r["losses"].get("kl"), "noise_scale": r["losses"].get("noise_scale"),
+                                                 "learning_rate": r["learning_rate"]} for r in records]
         out.update(episode_returns=episode_returns,
                    eval={"return_mean": evaluation["mean"], "return_std": evaluation["std"],
                          "length_mean": float(np.mean(evaluation["lengths"])),

@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 
 from .flow import flow_kind_of_state_dict
-from .overrides import override_hint
+from .hints import FixableError
 from .world import rsl_rl_major, rsl_rl_version
 
 GENPO = "genpo"
@@ -53,6 +53,10 @@ _PIN = {3: "rsl-rl-lib==3.1.2 (IsaacLab 2.3's pin; 3.0.1 reads it too)", 5: "rsl
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded into this model; the message names the cause and the fix."""
+
+
+class CheckpointSettingsError(FixableError, CheckpointError):
+    """A checkpoint trained with other policy settings; ``fixes`` are the settings that load it."""
 
 
 @dataclass
@@ -237,9 +241,9 @@ def _check_sizes(info: CheckpointInfo, expected: CheckpointInfo) -> None:
             "other observations or actions. Fix: load it with the task (and the obs_groups) it was trained on, "
             "or train a new policy for this task.")
     if None not in (info.flow_steps, expected.flow_steps) and info.flow_steps != expected.flow_steps:
-        raise CheckpointError(
+        raise CheckpointSettingsError(
             f"{_where(info)} has a {info.flow_steps}-step flow, but the policy config asks for num_steps="
-            f"{expected.flow_steps}. Fix: add {override_hint('num_steps', info.flow_steps)} to load it.")
+            f"{expected.flow_steps}. Fix: add <fix> to load it.", [("num_steps", info.flow_steps)])
 
 
 def _check_flow_config(info: CheckpointInfo, flow: nn.Module | None) -> None:
@@ -256,10 +260,9 @@ def _check_flow_config(info: CheckpointInfo, flow: nn.Module | None) -> None:
     if bad:
         detail = ", ".join(f"{key}={value!r} in the checkpoint vs {live[key]!r} in the config"
                            for key, value in bad.items())
-        fix = " ".join(override_hint(key, value) for key, value in bad.items())
-        raise CheckpointError(
+        raise CheckpointSettingsError(
             f"{_where(info)} was trained with other flow settings: {detail}. These are not weights, so loading would "
-            f"silently change the policy's actions and likelihood. Fix: add {fix} to load it.")
+            "silently change the policy's actions and likelihood. Fix: add <fix> to load it.", list(bad.items()))
 
 
 def _check_flow_kind(found: dict, expected: dict, info: CheckpointInfo) -> None:
@@ -267,10 +270,9 @@ def _check_flow_kind(found: dict, expected: dict, info: CheckpointInfo) -> None:
     an unstamped checkpoint (a stock OnPolicyRunner.save, e.g. IsaacLab's) is caught as well as a stamped one."""
     found_kind, expected_kind = flow_kind_of_state_dict(found), flow_kind_of_state_dict(expected)
     if None not in (found_kind, expected_kind) and found_kind != expected_kind:
-        raise CheckpointError(
+        raise CheckpointSettingsError(
             f"{_where(info)} holds a {found_kind} flow, but the policy config asks for flow={expected_kind!r}; the "
-            f"weights of one flow do not give the other's policy. Fix: add {override_hint('flow', found_kind)} to "
-            "load it.")
+            "weights of one flow do not give the other's policy. Fix: add <fix> to load it.", [("flow", found_kind)])
 
 
 def head_dims_of_state_dict(state_dict: dict) -> list[int] | None:
@@ -291,13 +293,13 @@ def _check_head(found: dict, expected: dict, info: CheckpointInfo) -> None:
     """Encode-once head vs the paper's network (``head_dims``), read from the weights, named as an override."""
     found_head, expected_head = head_dims_of_state_dict(found), head_dims_of_state_dict(expected)
     if None not in (found_head, expected_head) and bool(found_head) != bool(expected_head):
-        raise CheckpointError(
+        raise CheckpointSettingsError(
             f"{_where(info)} holds a flow " + (f"with an observation encoder and a velocity head of {found_head}"
                                                if found_head else "without an observation encoder (head_dims=[])")
             + ", but the policy config asks for " + (f"head_dims={expected_head}" if expected_head
                                                      else "none (head_dims=[])")
-            + f"; the weights of one network do not give the other's policy. Fix: add "
-            f"{override_hint('head_dims', found_head)} to load it.")
+            + "; the weights of one network do not give the other's policy. Fix: add <fix> to load it.",
+            [("head_dims", found_head)])
 
 
 def _check_shapes(found: dict, expected: dict, section: str, info: CheckpointInfo) -> None:

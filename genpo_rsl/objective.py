@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .flow import CoupledFlow
+from .flow import ExactFlow
 
 
 def clipped_surrogate(new_log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor,
@@ -70,7 +70,7 @@ def adapt_learning_rate(learning_rate: float, kl: float, desired_kl: float,
     return learning_rate
 
 
-def entropy_bonus_term(flow: CoupledFlow, context: torch.Tensor, new_log_prob: torch.Tensor,
+def entropy_bonus_term(flow: ExactFlow, context: torch.Tensor, new_log_prob: torch.Tensor,
                        entropy_term: str) -> torch.Tensor:
     """The entropy the bonus maximises (a scalar, the mean over the minibatch's states); see
     ``genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS``."""
@@ -80,7 +80,7 @@ def entropy_bonus_term(flow: CoupledFlow, context: torch.Tensor, new_log_prob: t
 
 
 @torch.no_grad()
-def roundtrip_error(flow: CoupledFlow, context: torch.Tensor) -> float:
+def roundtrip_error(flow: ExactFlow, context: torch.Tensor) -> float:
     """max |f^-1(f(e)) - e| over fresh noise for these contexts: the flow's numerical health."""
     noise = flow.sample_noise(context.shape[0], context.device, context)
     return (flow.inverse(context, flow(context, noise)) - noise).abs().max().item()

@@ -16,8 +16,8 @@ any of them is accepted without a change here. Values are YAML (``3``, ``0.95``,
 ``true``, ``null``); a value of the wrong type fails here, an out-of-range one when the runner builds the models,
 with the field's message, before any training. Unknown keys name the closest spelling.
 
-This module imports no adapter (``genpo_rsl.v3`` / ``genpo_rsl.v5``), so the checkpoint checks can use
-:func:`override_hint` to name the override that fixes a mismatch, in the style of the running entry point.
+An entry point wraps its work in :func:`use_override_style`, so an error that names a setting as its fix
+(:class:`genpo_rsl.hints.FixableError`) names it in the form that entry point takes.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 
 from .config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS
 from .v3.world import V5_TO_V3_NAMES as _V5_TO_V3
-from .world import adapter
+from .hints import OVERRIDE_STYLES, FixableError, override_hint
 
 
 class OverrideError(ValueError):
@@ -328,64 +328,22 @@ def apply_overrides(cfg: Mapping[str, Any], overrides: Mapping[str, Any] | Itera
 
 
 # ---------------------------------------------------------------------------------------------- naming a fix
-#: How a message spells an override: "genpo" (genpo-train: policy.num_steps=3), "isaaclab" (Hydra:
-#: agent.policy.num_steps=3 with rsl-rl-lib 3.x, agent.actor.num_steps=3 with 5.x), "mjlab" (tyro:
-#: --agent.actor.num-steps 3).
-OVERRIDE_STYLES = ("genpo", "isaaclab", "mjlab")
-_style = {"name": "isaaclab"}  # IsaacLab's scripts import nothing of ours, so its form is the default
-
-
-def set_override_style(style: str) -> None:
-    """Make messages name overrides in the form of the running entry point (called once by each entry point)."""
-    if style not in OVERRIDE_STYLES:
-        raise ValueError(f"override style: must be one of {list(OVERRIDE_STYLES)}, got {style!r}")
-    _style["name"] = style
-
-
-def override_style() -> str:
-    return _style["name"]
-
-
 @contextlib.contextmanager
 def use_override_style(style: str) -> Iterator[None]:
-    """:func:`set_override_style` for the duration of a command; the previous style comes back afterwards."""
-    previous = override_style()
-    set_override_style(style)
+    """Errors raised inside that name a setting as their fix (:class:`genpo_rsl.hints.FixableError`, e.g. a
+    checkpoint trained with other flow settings) name it in ``style``'s form, the one the entry point takes.
+
+    Args:
+        style: "genpo" (genpo-train and its siblings), "isaaclab" or "mjlab".
+    """
+    if style not in OVERRIDE_STYLES:
+        raise ValueError(f"override style: must be one of {list(OVERRIDE_STYLES)}, got {style!r}")
     try:
         yield
-    finally:
-        _style["name"] = previous
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_format_value(v) for v in value) + "]"
-    return str(value)
-
-
-def override_hint(field: str, value: Any, model: str = "actor", style: str | None = None,
-                  major: int | None = None) -> str:
-    """The override that sets the policy (``model="actor"``) or critic ``field`` (5.x name) to ``value``.
-
-    E.g. ``override_hint("num_steps", 3)`` is ``policy.num_steps=3`` for genpo-train, ``agent.policy.num_steps=3``
-    for IsaacLab with rsl-rl-lib 3.x, ``agent.actor.num_steps=3`` with 5.x and ``--agent.actor.num-steps 3`` for
-    mjlab.
-    """
-    import importlib
-
-    style = style or override_style()
-    world = adapter() if major is None else importlib.import_module(f"genpo_rsl.v{3 if major == 3 else 5}.world")
-    path = world.override_path(model, field, style, FLOW_DEFAULTS)
-    text = _format_value(value)
-    if style == "genpo":
-        return f"{path}={text}"
-    if style == "mjlab":
-        return f"--agent.{path.replace('_', '-')} {text}"
-    return f"agent.{path}={text}"
+    except FixableError as error:
+        error.respell(style)
+        raise
 
 
 __all__ = ["OVERRIDE_STYLES", "OverrideError", "allowed_fields", "apply_overrides", "load_config_file",
-           "override_hint", "override_style", "parse_overrides", "parse_value", "set_override_style",
-           "use_override_style"]
+           "override_hint", "parse_overrides", "parse_value", "use_override_style"]

@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from . import objective
 from .config import GENPO_ALGORITHM_DEFAULTS, check_unknown_keys, validate_genpo_algorithm
-from .flow import CoupledFlow
+from .flow import ExactFlow
 
 
 # torch.compile modes that use CUDA graphs: a graph replay overwrites the previous call's outputs, which the
@@ -94,7 +94,7 @@ class GenPOMixin:
         self.roundtrip_fail = float(genpo["roundtrip_fail"])
         return cfg
 
-    def _minibatch_step(self, flow: CoupledFlow, context: torch.Tensor, actions: torch.Tensor,
+    def _minibatch_step(self, flow: ExactFlow, context: torch.Tensor, actions: torch.Tensor,
                         old_log_prob: torch.Tensor, advantages: torch.Tensor, values: torch.Tensor,
                         old_values: torch.Tensor, returns: torch.Tensor,
                         clip_groups: Iterable[Iterable[nn.Parameter]]) -> dict[str, torch.Tensor]:
@@ -111,7 +111,7 @@ class GenPOMixin:
         self.optimizer.step()
         return stats
 
-    def _minibatch_loss(self, flow: CoupledFlow, context: torch.Tensor, actions: torch.Tensor,
+    def _minibatch_loss(self, flow: ExactFlow, context: torch.Tensor, actions: torch.Tensor,
                         old_log_prob: torch.Tensor, advantages: torch.Tensor, values: torch.Tensor,
                         old_values: torch.Tensor, returns: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One minibatch's loss (adapting the learning rate on the way) and its detached stats; no step taken."""
@@ -171,7 +171,7 @@ class GenPOMixin:
         log_prob = flow.base_log_prob(noise, context) - flow.log_abs_det_jacobian
         return self._compiled_flow["forward"](context, noise), log_prob
 
-    def _finish_update(self, totals: dict[str, float], flow: CoupledFlow, context: torch.Tensor) -> dict[str, float]:
+    def _finish_update(self, totals: dict[str, float], flow: ExactFlow, context: torch.Tensor) -> dict[str, float]:
         """Mean losses over the update plus the flow's health, measured on ``context`` (a slice of the rollout)."""
         num_updates = self.num_learning_epochs * self.num_mini_batches
         losses = {key: val / num_updates for key, val in totals.items()}
@@ -221,7 +221,7 @@ class GenPOMixin:
         return (f"GenPO: {what}; the optimizer step was skipped and training stops, so no NaN weights are written "
                 f"to a checkpoint.{found} Likely cause: {cause}.")
 
-    def _check_roundtrip(self, flow: CoupledFlow, context: torch.Tensor) -> float:
+    def _check_roundtrip(self, flow: ExactFlow, context: torch.Tensor) -> float:
         error = objective.roundtrip_error(flow, context)
         if not error <= self.roundtrip_fail:  # also catches NaN
             raise RuntimeError(

@@ -57,17 +57,29 @@ def inference_policy(runner: Any, deterministic: bool = True, device: str | torc
     return policy
 
 
-def evaluate(runner: Any, num_episodes: int = 10, deterministic: bool = True, max_steps: int | None = None,
-             reset: bool = True) -> dict[str, Any]:
-    """Mean and std of the undiscounted return of ``num_episodes`` complete episodes on ``runner.env``.
+def run_episodes(runner: Any, num_episodes: int, deterministic: bool = True, max_steps: int | None = None,
+                 reset: bool = True, on_step: Callable[..., None] | None = None,
+                 name: str = "evaluate") -> tuple[list[list[tuple[float, int]]], int]:
+    """The one episode loop: ``runner``'s policy on ``runner.env`` until ``num_episodes`` complete episodes are in.
 
-    Rewards and dones are accumulated here from ``env.step`` (raw env rewards, no PPO bootstrap terms). Only
-    complete episodes count: if the env has ``reset()`` (IsaacLab's wrapper) and ``reset`` is true it is reset
-    first; otherwise each env's episode in progress is skipped. Each env contributes its first
-    ``ceil(num_episodes / num_envs)`` complete episodes and the result takes them in env order, so short episodes
-    are not favoured over long ones. Training can continue afterwards (``learn`` re-reads the observations).
+    Rewards and dones are accumulated from ``env.step`` (raw env rewards, no PPO bootstrap terms). Only complete
+    episodes count: if the env has ``reset()`` (IsaacLab's wrapper) and ``reset`` is true it is reset first;
+    otherwise each env's episode in progress is skipped. Each env contributes its first
+    ``ceil(num_episodes / num_envs)`` complete episodes, taken in env order, so short episodes are not favoured over
+    long ones. The policy is left in the mode it was in.
 
-    Returns ``{"mean", "std", "num_episodes", "returns", "lengths", "steps"}``.
+    Args:
+        runner: a runner of either rsl_rl world (its ``env`` and policy are used).
+        num_episodes: complete episodes wanted (an integer >= 1).
+        deterministic: GenPO at zero base noise / a Gaussian's mean; otherwise a sample.
+        max_steps: env steps after which the loop gives up (default: from the env's ``max_episode_length``).
+        reset: reset the env first when it can be reset.
+        on_step: called after each step as ``on_step(obs, actions, dones, counted)``: the observations the policy
+            acted on, its actions, the (num_envs,) done flags and which envs were inside an episode that counts.
+        name: the caller, named in the error when the episodes do not finish.
+
+    Returns:
+        (per env, its counted episodes as (return, length); the number of env steps taken).
     """
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
         raise ValueError(f"num_episodes: must be an integer >= 1, got {num_episodes!r}")
@@ -103,13 +115,16 @@ def evaluate(runner: Any, num_episodes: int = 10, deterministic: bool = True, ma
         while not bool((done_count[:needed] >= per_env).all()):
             if steps >= max_steps:
                 raise RuntimeError(
-                    f"evaluate: the episodes did not finish within max_steps={max_steps} env steps "
+                    f"{name}: the episodes did not finish within max_steps={max_steps} env steps "
                     f"({int(done_count.clamp(max=per_env).sum())} of {num_episodes} done). Pass a larger max_steps "
                     "(episodes may never terminate).")
+            acted_on = obs
             actions = policy(obs)
             obs, rewards, dones, _ = env.step(actions.to(env.device))
             rewards = rewards.to(device).view(-1).to(torch.float64)
             dones = dones.to(device).view(-1).bool()
+            if on_step is not None:
+                on_step(acted_on, actions, dones, counting & (done_count < per_env))
             returns += rewards
             lengths += 1
             steps += 1
@@ -124,6 +139,19 @@ def evaluate(runner: Any, num_episodes: int = 10, deterministic: bool = True, ma
         scoring.__exit__(None, None, None)
         if was_training:
             adapter().set_mode(runner, train=True)
+    return finished, steps
+
+
+def evaluate(runner: Any, num_episodes: int = 10, deterministic: bool = True, max_steps: int | None = None,
+             reset: bool = True) -> dict[str, Any]:
+    """Mean and std of the undiscounted return of ``num_episodes`` complete episodes on ``runner.env``.
+
+    Args: as :func:`run_episodes`, whose episodes these are. Training can continue afterwards (``learn`` re-reads
+    the observations).
+
+    Returns ``{"mean", "std", "num_episodes", "returns", "lengths", "steps"}``.
+    """
+    finished, steps = run_episodes(runner, num_episodes, deterministic, max_steps, reset)
     episodes = [episode for per in finished for episode in per][:num_episodes]
     values = torch.tensor([r for r, _ in episodes], dtype=torch.float64)
     return {
@@ -360,5 +388,5 @@ class GenPORunner(OnPolicyRunner):
         return export(self, path, format, stochastic)
 
 
-__all__ = ["GenPORunner", "TrainingStopped", "check_checkpoint", "evaluate", "export", "exportable_policy",
+__all__ = ["GenPORunner", "TrainingStopped", "check_checkpoint", "evaluate", "run_episodes", "export", "exportable_policy",
            "inference_policy"]

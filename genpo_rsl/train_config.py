@@ -47,20 +47,18 @@ BASE_SETTINGS: dict[str, Any] = {
     "init_noise_std": 1.0,  # Gaussian PPO's initial action std
 }
 
-# Gymnasium MuJoCo, shared by GenPO and PPO (bench/returns.py measures them at 1M env steps; README "Evidence").
-# rsl_rl's adaptive rule (desired_kl 0.01) adapts on every minibatch, against the rollout policy. With 16 x 64 steps,
-# 5 epochs x 4 minibatches, it sawed inside every update: the first minibatches (KL 1e-6..5e-3, the policy has barely
-# moved) raise the rate x1.5 each, the late epochs (KL 0.02-0.04, accumulated over epochs) cut it again, so the rate
-# logged after each update sat at the 1e-5 floor, and half of each update ran at rates too small to move the policy.
+# Gymnasium MuJoCo, shared by GenPO and PPO (bench/returns.py measures them at 1M env steps; the numbers are in
+# docs/results/returns/ and README "Evidence"). rsl_rl's adaptive rule (desired_kl 0.01) adapts on every minibatch
+# against the rollout policy: with 16 x 64 steps and 5 epochs x 4 minibatches it sawed inside every update (early
+# minibatches raise the rate, late epochs cut it), and the rate sat at its 1e-5 floor for half of each update.
 # So: CleanRL's MuJoCo recipe in rsl_rl's terms (2,048 samples per update, 10 epochs, lr 3e-4 fixed, training rewards
 # normalised by the discounted return's std and clipped to +-10), with 8 minibatches of 256 instead of CleanRL's 32
-# of 64: at 100k steps (1 seed) PPO scored alike with both (eval HalfCheetah 808 vs 1052, Hopper 928 vs 909), 8
-# halve PPO's update time, and GenPO's update (the study's main cost) takes 4x fewer flow passes. The adaptive rule
-# stays available (ppo.schedule = "adaptive").
+# of 64 (PPO scored alike with both; 8 minibatches halve PPO's update time and cut GenPO's flow passes 4x). The
+# adaptive rule stays available (ppo.schedule = "adaptive").
 # GenPO's base noise on MuJoCo is state-dependent (noise_scale="state"): with the paper's fixed N(0, I) base the
 # executed action can sharpen only by spreading the two halves apart, which compression fights; at 1M steps the
-# state-dependent scale beat the fixed base on Hopper and Walker2d and matched it on HalfCheetah (bench/returns.py,
-# README "Evidence"), with no poor seed, at the same cost per iteration. The paper's base stays one field away (flow.noise_scale = "fixed").
+# state-dependent scale beat the fixed base on Hopper and Walker2d and matched it on HalfCheetah, with no poor seed,
+# at the same cost per iteration. The paper's base stays one field away (flow.noise_scale = "fixed").
 MUJOCO_SETTINGS: dict[str, Any] = {
     "num_envs": 16,
     "num_steps_per_env": 128,  # 2,048 env steps per iteration (CleanRL: 1 env x 2,048)
@@ -93,7 +91,7 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
                      "ppo": {"learning_rate": 1e-3}},
     "toy/ZeroCost": {"num_envs": 1024, "num_steps_per_env": 24, "max_iterations": 10},
     # Genesis' Go2 example's PPO settings (rsl_rl schema): 24 steps/env, 512-256-128 ELU, lr 1e-3, entropy 0.01.
-    # 1024 envs (the example uses 4096): about 5-6 s per PPO iteration on one CPU thread.
+    # 1024 envs (the example uses 4096), a CPU-sized budget (docs/results/go2 has the measured cost per iteration).
     "genesis/Go2-Velocity-Flat": {"num_envs": 1024, "num_steps_per_env": 24, "max_iterations": 100,
                                   "save_interval": 25, "hidden_dims": [512, 256, 128],
                                   "ppo": {"learning_rate": 1e-3, "entropy_coef": 0.01}},

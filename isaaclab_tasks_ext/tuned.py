@@ -4,7 +4,7 @@ Every other task gets :func:`isaaclab_tasks_ext.genpo_cfg.derive_genpo_cfg` of i
 For these eight, the values the paper's appendix lists (Tables 2-10, "GenPO" column) are applied on top, as a
 nested dict that goes through IsaacLab's own ``cfg.from_dict`` (the mechanism Hydra overrides use, type-checked).
 
-Sources, named in the comment of every value:
+Sources, named in the comments:
 
 * ``paper Tn``: the paper's hyperparameter tables as transcribed in the project's reference notes
   (``genpo_paper_and_peers.md`` section 1.8, "Paper Tables 2-10"); the PDF itself was not re-read here.
@@ -44,107 +44,36 @@ _PAPER_ALL_TASKS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Per-task values (training task ids of IsaacLab 2.3.2), applied on top of :data:`_PAPER_ALL_TASKS`.
-_PAPER_PER_TASK: dict[str, dict[str, dict[str, Any]]] = {
-    # Ant: obs 60, actions 8 (paper App. A); task cfg AntPPORunnerCfg (32 steps/env, 1000 iterations).
-    "Isaac-Ant-v0": {
-        "policy": {
-            "actor_hidden_dims": [400, 200, 100],  # paper T2 (= task cfg)
-            "critic_hidden_dims": [400, 200, 100],  # paper T2 (= task cfg)
-            "activation": "mish",  # paper T2 / released Ant config (task cfg: elu)
-        },
-        "algorithm": {
-            "learning_rate": 1.0e-3,  # paper T2 (task cfg: 5e-4; released code: 5e-4)
-            "gamma": 0.99,  # paper T2 (= task cfg)
-            "entropy_coef": 0.01,  # paper T2 (task cfg: 0.0; released code: 0.0)
-        },
-    },
-    # Humanoid: obs 87, actions 21; task cfg HumanoidPPORunnerCfg (32 steps/env, 1000 iterations).
-    "Isaac-Humanoid-v0": {
-        "policy": {
-            "actor_hidden_dims": [400, 200, 100],  # paper T3 (= task cfg)
-            "critic_hidden_dims": [400, 200, 100],  # paper T3 (= task cfg)
-        },
-        "algorithm": {
-            "learning_rate": 5.0e-4,  # paper T3 (= task cfg)
-            "gamma": 0.99,  # paper T3 (= task cfg)
-            "entropy_coef": 0.01,  # paper T3 (task cfg: 0.0)
-        },
-    },
+# One row per benchmark (training task ids of IsaacLab 2.3.2): the paper's table, hidden sizes (actor = critic),
+# learning rate, gamma, entropy coefficient, and any further policy values. Where the task's own config differs,
+# the comment says so; every other value equals the task cfg's.
+_PAPER_ROWS: dict[str, tuple[str, list[int], float, float, float, dict[str, Any]]] = {
+    # Ant: obs 60, actions 8 (paper App. A); task cfg AntPPORunnerCfg (32 steps/env, 1000 iterations). Task cfg
+    # lr 5e-4 and entropy 0.0, as the released code; activation mish: paper T2 / released Ant config (task: elu).
+    "Isaac-Ant-v0": ("T2", [400, 200, 100], 1.0e-3, 0.99, 0.01, {"activation": "mish"}),
+    # Humanoid: obs 87, actions 21; task cfg HumanoidPPORunnerCfg (32 steps/env, 1000 iterations; entropy 0.0).
+    "Isaac-Humanoid-v0": ("T3", [400, 200, 100], 5.0e-4, 0.99, 0.01, {}),
     # Franka lift: obs 36, actions 8; task cfg LiftCubePPORunnerCfg (24 steps/env, 1500 iterations).
-    "Isaac-Lift-Cube-Franka-v0": {
-        "policy": {
-            "actor_hidden_dims": [256, 128, 64],  # paper T4 (= task cfg)
-            "critic_hidden_dims": [256, 128, 64],  # paper T4 (= task cfg)
-        },
-        "algorithm": {
-            "learning_rate": 1.0e-4,  # paper T4 (= task cfg)
-            "gamma": 0.98,  # paper T4 (= task cfg)
-            "entropy_coef": 0.006,  # paper T4 (= task cfg)
-        },
-    },
-    # Quadcopter: obs 12, actions 4; task cfg QuadcopterPPORunnerCfg (24 steps/env, 200 iterations).
-    "Isaac-Quadcopter-Direct-v0": {
-        "policy": {
-            "actor_hidden_dims": [64, 64],  # paper T5 (= task cfg)
-            "critic_hidden_dims": [64, 64],  # paper T5 (= task cfg)
-            "time_embed_dim": 16,  # paper T10: time embedding 16 for Quadcopter
-            "time_hidden_dims": [128, 128],  # paper T10: time MLP [128, 128] for Quadcopter
-        },
-        "algorithm": {
-            "learning_rate": 5.0e-4,  # paper T5 (= task cfg)
-            "gamma": 0.99,  # paper T5 (= task cfg)
-            "entropy_coef": 0.01,  # paper T5 (task cfg: 0.0)
-        },
-    },
+    "Isaac-Lift-Cube-Franka-v0": ("T4", [256, 128, 64], 1.0e-4, 0.98, 0.006, {}),
+    # Quadcopter: obs 12, actions 4; task cfg QuadcopterPPORunnerCfg (24 steps/env, 200 iterations; entropy 0.0).
+    # Paper T10: time embedding 16 and time MLP [128, 128] for Quadcopter.
+    "Isaac-Quadcopter-Direct-v0": ("T5", [64, 64], 5.0e-4, 0.99, 0.01,
+                                   {"time_embed_dim": 16, "time_hidden_dims": [128, 128]}),
     # Anymal-D flat: obs 48, actions 12; task cfg AnymalDFlatPPORunnerCfg (24 steps/env, 300 iterations).
-    "Isaac-Velocity-Flat-Anymal-D-v0": {
-        "policy": {
-            "actor_hidden_dims": [128, 128, 128],  # paper T6 (= task cfg)
-            "critic_hidden_dims": [128, 128, 128],  # paper T6 (= task cfg)
-        },
-        "algorithm": {
-            "learning_rate": 1.0e-3,  # paper T6 (= task cfg)
-            "gamma": 0.99,  # paper T6 (= task cfg)
-            "entropy_coef": 0.005,  # paper T6 (= task cfg)
-        },
-    },
+    "Isaac-Velocity-Flat-Anymal-D-v0": ("T6", [128, 128, 128], 1.0e-3, 0.99, 0.005, {}),
     # Go2 rough: obs 235, actions 12; task cfg UnitreeGo2RoughPPORunnerCfg (24 steps/env, 1500 iterations).
-    "Isaac-Velocity-Rough-Unitree-Go2-v0": {
-        "policy": {
-            "actor_hidden_dims": [512, 256, 128],  # paper T7 (= task cfg)
-            "critic_hidden_dims": [512, 256, 128],  # paper T7 (= task cfg)
-        },
-        "algorithm": {
-            "learning_rate": 1.0e-3,  # paper T7 (= task cfg)
-            "gamma": 0.99,  # paper T7 (= task cfg)
-            "entropy_coef": 0.01,  # paper T7 (= task cfg)
-        },
-    },
+    "Isaac-Velocity-Rough-Unitree-Go2-v0": ("T7", [512, 256, 128], 1.0e-3, 0.99, 0.01, {}),
     # H1 rough: obs 256, actions 19; task cfg H1RoughPPORunnerCfg (24 steps/env, 3000 iterations).
-    "Isaac-Velocity-Rough-H1-v0": {
-        "policy": {
-            "actor_hidden_dims": [512, 256, 128],  # paper T8 (= task cfg)
-            "critic_hidden_dims": [512, 256, 128],  # paper T8 (= task cfg)
-        },
-        "algorithm": {
-            "learning_rate": 1.0e-3,  # paper T8 (= task cfg)
-            "gamma": 0.99,  # paper T8 (= task cfg)
-            "entropy_coef": 0.01,  # paper T8 (= task cfg)
-        },
-    },
+    "Isaac-Velocity-Rough-H1-v0": ("T8", [512, 256, 128], 1.0e-3, 0.99, 0.01, {}),
     # Shadow Hand: obs 157, actions 20; task cfg ShadowHandPPORunnerCfg (16 steps/env, 10000 iterations, 8192 envs).
-    "Isaac-Repose-Cube-Shadow-Direct-v0": {
-        "policy": {
-            "actor_hidden_dims": [512, 512, 256, 128],  # paper T9 (= task cfg)
-            "critic_hidden_dims": [512, 512, 256, 128],  # paper T9 (= task cfg)
-        },
-        "algorithm": {
-            "learning_rate": 5.0e-4,  # paper T9 (= task cfg)
-            "gamma": 0.99,  # paper T9 (= task cfg)
-            "entropy_coef": 0.005,  # paper T9 (= task cfg)
-        },
-    },
+    "Isaac-Repose-Cube-Shadow-Direct-v0": ("T9", [512, 512, 256, 128], 5.0e-4, 0.99, 0.005, {}),
+}
+
+#: Per-task values, applied on top of :data:`_PAPER_ALL_TASKS` (built from the rows above).
+_PAPER_PER_TASK: dict[str, dict[str, dict[str, Any]]] = {
+    task: {"policy": {"actor_hidden_dims": list(hidden), "critic_hidden_dims": list(hidden), **extra},
+           "algorithm": {"learning_rate": lr, "gamma": gamma, "entropy_coef": entropy}}
+    for task, (_table, hidden, lr, gamma, entropy, extra) in _PAPER_ROWS.items()
 }
 
 #: The paper's eight benchmarks (training task ids).

@@ -99,9 +99,18 @@ def test_override_hint_follows_the_entry_point():
     assert override_hint("num_steps", 3, style="mjlab", major=5) == "--agent.actor.num-steps 3"
     assert override_hint("hidden_dims", [64, 64], style="isaaclab", major=3) == "agent.policy.actor_hidden_dims=[64,64]"
     assert override_hint("num_steps", 3, major=5) == "agent.actor.num_steps=3"  # IsaacLab's form by default
-    with use_override_style("genpo"):
-        assert override_hint("num_steps", 3, major=5) == "policy.num_steps=3"
-    assert override_hint("num_steps", 3, major=5) == "agent.actor.num_steps=3"
+    # No process-wide style: an error that names a setting as its fix is re-spelled by the entry point it passes
+    # through, and spelled in IsaacLab's form everywhere else (a later error is not affected by an earlier style).
+    from genpo_rsl.hints import FixableError
+
+    with pytest.raises(FixableError, match=r"Fix: add policy\.num_steps=3 to load it"), use_override_style("genpo"):
+        raise FixableError("Fix: add <fix> to load it.", [("num_steps", 3)])
+    with pytest.raises(FixableError, match=r"Fix: add --agent\.actor\.num-steps 3 to"), use_override_style("mjlab"):
+        raise FixableError("Fix: add <fix> to load it.", [("num_steps", 3)])
+    hint = override_hint("num_steps", 3)
+    assert hint.startswith("agent.") and str(FixableError("<fix>", [("num_steps", 3)])) == hint
+    with pytest.raises(ValueError, match="override style"):
+        override_hint("num_steps", 3, style="hydra")
 
 
 def test_run_command_one_line_exit_2_and_debug(capsys, monkeypatch):

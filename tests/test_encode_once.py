@@ -135,13 +135,13 @@ def test_a_checkpoint_of_the_other_network_names_the_override(tmp_path):
     cfg = apply_overrides(load_run(old)["train_cfg"], ["policy.head_dims=[8]"])
     with contextlib.redirect_stdout(io.StringIO()):
         runner = GenPORunner(PointReachVecEnv(4, seed=0), copy.deepcopy(cfg), log_dir=None, device="cpu")
-    with use_override_style("genpo"), pytest.raises(CheckpointError, match=r"Fix: add policy\.head_dims=\[\] to load"):
+    with pytest.raises(CheckpointError, match=r"Fix: add policy\.head_dims=\[\] to load"), use_override_style("genpo"):
         runner.load(old)
     new = train([*SMALL, "policy.head_dims=[8]"], tmp_path, "head")
     with contextlib.redirect_stdout(io.StringIO()):
         plain = GenPORunner(PointReachVecEnv(4, seed=0), copy.deepcopy(load_run(old)["train_cfg"]), log_dir=None,
                             device="cpu")
-    with use_override_style("genpo"), pytest.raises(CheckpointError, match=r"policy\.head_dims=\[8\]"):
+    with pytest.raises(CheckpointError, match=r"policy\.head_dims=\[8\]"), use_override_style("genpo"):
         plain.load(new)
 
 

@@ -89,7 +89,7 @@ LAYERS = (
     ("genpo_rsl.flow",),
     ("genpo_rsl.world", "genpo_rsl.config", "genpo_rsl.objective", "genpo_rsl.ppo_common"),
     ("genpo_rsl.v3", "genpo_rsl.v5", "genpo_rsl.checkpoint", "genpo_rsl.export", "genpo_rsl.overrides",
-     "genpo_rsl.compat"),
+     "genpo_rsl.compat", "genpo_rsl.hints"),
     ("genpo_rsl.runner", "genpo_rsl.envs", "genpo_rsl.train_config", "genpo_rsl.video", "genpo_rsl.rundir"),
     ("genpo_rsl.demos", "genpo_rsl.integrations"),
     ("genpo_rsl.scripts",),
@@ -122,6 +122,8 @@ def test_the_world_module_imports_nothing_of_genpo_rsl():
     assert imported_modules("genpo_rsl.world", MODULES["genpo_rsl.world"]) == set()
     for name in ("genpo_rsl.checkpoint", "genpo_rsl.overrides", "genpo_rsl.config"):
         assert not imported_modules(name, MODULES[name]) & {"genpo_rsl.compat", "genpo_rsl.v3", "genpo_rsl.v5"}
+    # A checkpoint's messages name their fix through genpo_rsl.hints, not through the override parser.
+    assert "genpo_rsl.overrides" not in imported_modules("genpo_rsl.checkpoint", MODULES["genpo_rsl.checkpoint"])
 
 
 OTHER_WORLD = "genpo_rsl.v5" if rsl_rl_major() == 3 else "genpo_rsl.v3"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import math
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,59 +18,38 @@ def record_episodes(runner, num_episodes: int, deterministic: bool = True, max_s
                     ) -> dict[str, np.ndarray]:
     """``num_episodes`` complete episodes of ``runner``'s policy on ``runner.env``, as demonstration arrays.
 
+    The episodes are those :func:`genpo_rsl.runner.run_episodes` counts (each env's first
+    ``ceil(num_episodes / num_envs)``, in env order; episodes in progress when recording starts on an env without
+    ``reset`` are skipped), with each step's observation and action kept.
+
     Returns ``observations`` (T, O), ``actions`` (T, A) (what the policy sent to ``env.step``, before the env's
-    own clipping), ``episode_starts`` (T,), ``episode_returns`` and ``episode_lengths`` (num_episodes,). As in
-    :func:`genpo_rsl.runner.evaluate`, each env contributes its first ``ceil(num_episodes / num_envs)`` complete
-    episodes and they are taken in env order, so short episodes are not favoured; episodes already in progress
-    when recording starts (an env without ``reset``) are skipped.
+    own clipping), ``episode_starts`` (T,), ``episode_returns`` and ``episode_lengths`` (num_episodes,).
     """
-    from ..runner import inference_policy
+    from ..runner import run_episodes
 
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
         raise ValueError(f"--episodes: must be an integer >= 1, got {num_episodes!r}")
-    env = runner.env
-    num_envs = env.num_envs
-    per_env = math.ceil(num_episodes / num_envs)
-    needed = math.ceil(num_episodes / per_env)
-    if max_steps is None:
-        length = getattr(env, "max_episode_length", None)
-        length = int(length.max()) if isinstance(length, torch.Tensor) else length
-        max_steps = (per_env + 1) * int(length) + 1 if length else 100_000
-    policy = inference_policy(runner, deterministic)
-    if callable(getattr(env, "reset", None)):
-        result = env.reset()
-        obs = result[0] if isinstance(result, tuple) else result
-        counting = [True] * num_envs
-    else:
-        obs = env.get_observations()
-        counting = [False] * num_envs
+    num_envs = runner.env.num_envs
     current: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(num_envs)]
-    current_return = np.zeros(num_envs)
-    finished: list[list[dict[str, Any]]] = [[] for _ in range(num_envs)]
-    steps = 0
-    # An env that normalises the rewards PPO trains on (GymnasiumVecEnv) gives the raw ones while recording, so
-    # episode_returns are the scores evaluate() and genpo-play report.
-    scoring = env.raw_rewards() if callable(getattr(env, "raw_rewards", None)) else contextlib.nullcontext()
-    with scoring:
-        while not all(len(finished[i]) >= per_env for i in range(needed)):
-            if steps >= max_steps:
-                raise RuntimeError(f"genpo-demos: the episodes did not finish within {max_steps} env steps")
-            observation = actor_observation(runner, obs).cpu().numpy()
-            actions = policy(obs)
-            obs, rewards, dones, _ = env.step(actions.to(env.device))
-            actions = actions.cpu().numpy()
-            rewards = rewards.view(-1).double().cpu().numpy()
-            dones = dones.view(-1).bool().cpu().numpy()
-            steps += 1
-            for i in range(num_envs):
-                if counting[i] and len(finished[i]) < per_env:
-                    current[i].append((observation[i], actions[i]))
-                    current_return[i] += rewards[i]
+    steps_of: list[list[list[tuple[np.ndarray, np.ndarray]]]] = [[] for _ in range(num_envs)]
+
+    def keep(obs, actions, dones, counted) -> None:
+        observation = actor_observation(runner, obs).cpu().numpy()
+        actions, dones, counted = actions.cpu().numpy(), dones.cpu().numpy(), counted.cpu().numpy()
+        for i in range(num_envs):
+            if counted[i]:
+                current[i].append((observation[i], actions[i]))
                 if dones[i]:
-                    if counting[i] and current[i] and len(finished[i]) < per_env:
-                        finished[i].append({"steps": current[i], "return": float(current_return[i])})
-                    current[i], current_return[i], counting[i] = [], 0.0, True
-    episodes = [episode for per in finished for episode in per][:num_episodes]
+                    steps_of[i].append(current[i])
+            if dones[i]:
+                current[i] = []
+
+    # Raw rewards while recording (an env that normalises them for PPO), so episode_returns are the scores
+    # evaluate() and genpo-play report.
+    finished, _ = run_episodes(runner, num_episodes, deterministic, max_steps, reset=True, on_step=keep,
+                               name="genpo-demos")
+    episodes = [{"steps": steps, "return": ret} for per_steps, per in zip(steps_of, finished)
+                for steps, (ret, _) in zip(per_steps, per)][:num_episodes]
     observations = np.stack([o for episode in episodes for o, _ in episode["steps"]]).astype(np.float32)
     actions = np.stack([a for episode in episodes for _, a in episode["steps"]]).astype(np.float32)
     lengths = np.array([len(episode["steps"]) for episode in episodes], dtype=np.int64)

@@ -87,10 +87,9 @@ class Go2Config:
     lin_vel_x: tuple[float, float] = (0.5, 0.5)
     lin_vel_y: tuple[float, float] = (0.0, 0.0)
     ang_vel_z: tuple[float, float] = (0.0, 0.0)
-    obs_scale_lin_vel: float = 2.0
-    obs_scale_ang_vel: float = 0.25
-    obs_scale_dof_pos: float = 1.0
-    obs_scale_dof_vel: float = 0.05
+    # Observation scales, named as the example's obs_cfg["obs_scales"] (lin_vel scales the command's vx, vy).
+    obs_scales: dict[str, float] = dataclasses.field(default_factory=lambda: {
+        "lin_vel": 2.0, "ang_vel": 0.25, "dof_pos": 1.0, "dof_vel": 0.05})
     tracking_sigma: float = 0.25
     base_height_target: float = 0.3
     reward_scales: dict[str, float] = dataclasses.field(default_factory=lambda: {
@@ -115,6 +114,9 @@ class Go2Config:
         missing = sorted(set(JOINT_NAMES) - set(self.default_joint_angles))
         if missing:
             raise ValueError(f"Go2Config.default_joint_angles: missing joints {missing}")
+        if sorted(self.obs_scales) != sorted(OBS_SCALES):
+            raise ValueError(f"Go2Config.obs_scales: must have exactly the keys {sorted(OBS_SCALES)}, got "
+                             f"{sorted(self.obs_scales)}")
         unknown = sorted(set(self.reward_scales) - set(REWARD_TERMS))
         if unknown:
             raise ValueError(f"Go2Config.reward_scales: unknown terms {unknown}; known: {sorted(REWARD_TERMS)}")
@@ -237,7 +239,7 @@ class Go2VelocityVecEnv(EpisodeLog, VecEnv):
         self.command_low = torch.tensor([config.lin_vel_x[0], config.lin_vel_y[0], config.ang_vel_z[0]], device=dev)
         self.command_high = torch.tensor([config.lin_vel_x[1], config.lin_vel_y[1], config.ang_vel_z[1]], device=dev)
         self.command_obs_scale = torch.tensor(
-            [config.obs_scale_lin_vel, config.obs_scale_lin_vel, config.obs_scale_ang_vel], device=dev)
+            [config.obs_scales["lin_vel"], config.obs_scales["lin_vel"], config.obs_scales["ang_vel"]], device=dev)
         self.generator = torch.Generator(device=dev)
         self.generator.manual_seed(seed)
 
@@ -413,11 +415,11 @@ class Go2VelocityVecEnv(EpisodeLog, VecEnv):
     def _make_obs(self) -> torch.Tensor:
         cfg = self.config
         obs = torch.cat([
-            self.base_ang_vel * cfg.obs_scale_ang_vel,
+            self.base_ang_vel * cfg.obs_scales["ang_vel"],
             self.projected_gravity,
             self.commands * self.command_obs_scale,
-            (self.dof_pos - self.default_dof_pos) * cfg.obs_scale_dof_pos,
-            self.dof_vel * cfg.obs_scale_dof_vel,
+            (self.dof_pos - self.default_dof_pos) * cfg.obs_scales["dof_pos"],
+            self.dof_vel * cfg.obs_scales["dof_vel"],
             self.last_actions,
         ], dim=-1)
         self._check_finite("observation", obs)
@@ -430,6 +432,7 @@ class Go2VelocityVecEnv(EpisodeLog, VecEnv):
                                f"{bad[:10]}; the simulation diverged (check the action scale and the PD gains)")
 
 
+OBS_SCALES = ("lin_vel", "ang_vel", "dof_pos", "dof_vel")  # Go2Config.obs_scales keys
 REWARD_TERMS = ("tracking_lin_vel", "tracking_ang_vel", "lin_vel_z", "base_height", "action_rate",
                 "similar_to_default")
 

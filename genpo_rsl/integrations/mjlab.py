@@ -136,7 +136,7 @@ GenPOAlgorithmCfg = _make_cfg_class(
 
 
 @dataclass
-class GenPORunnerCfg(RslRlOnPolicyRunnerCfg):
+class MjlabGenPORunnerCfg(RslRlOnPolicyRunnerCfg):
     """mjlab's on-policy runner config with GenPO's actor and algorithm; the critic stays the task's MLP."""
 
     actor: GenPOActorCfg = field(default_factory=GenPOActorCfg)  # type: ignore[valid-type]
@@ -174,12 +174,12 @@ def why_no_twin(rl_cfg: Any) -> str | None:
     return None
 
 
-def derive_genpo_cfg(rl_cfg: RslRlOnPolicyRunnerCfg) -> GenPORunnerCfg:
+def derive_mjlab_genpo_cfg(rl_cfg: RslRlOnPolicyRunnerCfg) -> MjlabGenPORunnerCfg:
     """The twin's config: the task's runner fields, critic, PPO settings and actor sizes; GenPO's actor and
     algorithm with genpo_rsl's defaults; ``experiment_name`` + ``"_genpo"`` (so GenPO's runs never mix with PPO's)."""
     reason = why_no_twin(rl_cfg)
     if reason:
-        raise ValueError(f"derive_genpo_cfg: no GenPO config for this task: {reason}")
+        raise ValueError(f"derive_mjlab_genpo_cfg: no GenPO config for this task: {reason}")
     runner = {f.name: copy.deepcopy(getattr(rl_cfg, f.name)) for f in fields(RslRlOnPolicyRunnerCfg)
               if f.name not in ("actor", "algorithm")}
     runner["experiment_name"] = f"{rl_cfg.experiment_name}{EXPERIMENT_SUFFIX}"
@@ -188,7 +188,7 @@ def derive_genpo_cfg(rl_cfg: RslRlOnPolicyRunnerCfg) -> GenPORunnerCfg:
                           obs_normalization=source.obs_normalization)
     algorithm = GenPOAlgorithmCfg(**{f.name: copy.deepcopy(getattr(rl_cfg.algorithm, f.name))
                                      for f in fields(RslRlPpoAlgorithmCfg) if f.name != "class_name"})
-    return GenPORunnerCfg(actor=actor, algorithm=algorithm, **runner)
+    return MjlabGenPORunnerCfg(actor=actor, algorithm=algorithm, **runner)
 
 
 def register_genpo_twins() -> dict[str, str]:
@@ -210,7 +210,7 @@ def register_genpo_twins() -> dict[str, str]:
             SKIPPED[task_id] = reason
             continue
         register_mjlab_task(task_id + TWIN_SUFFIX, env_cfg=load_env_cfg(task_id),
-                            play_env_cfg=load_env_cfg(task_id, play=True), rl_cfg=derive_genpo_cfg(rl_cfg),
+                            play_env_cfg=load_env_cfg(task_id, play=True), rl_cfg=derive_mjlab_genpo_cfg(rl_cfg),
                             runner_cls=load_runner_cls(task_id))
         TWINS[task_id + TWIN_SUFFIX] = task_id
     return TWINS
@@ -220,7 +220,7 @@ def register_genpo_twins() -> dict[str, str]:
 # Checkpoint check in the load path every mjlab runner shares
 # ---------------------------------------------------------------------------------------------------------------
 
-def check_checkpoint(runner: MjlabOnPolicyRunner, path: str, load_cfg: dict | None = None) -> None:
+def check_mjlab_checkpoint(runner: MjlabOnPolicyRunner, path: str, load_cfg: dict | None = None) -> None:
     """Check the checkpoint at ``path`` against the runner's live models: GenPO vs Gaussian, observation/action
     sizes, flow settings. Legacy rsl_rl 3.x dicts are left to mjlab's own migration (GenPO.load checks after it)."""
     loaded = read_checkpoint(path, map_location="cpu")
@@ -256,7 +256,7 @@ def check_checkpoint(runner: MjlabOnPolicyRunner, path: str, load_cfg: dict | No
 
 def _install_checkpoint_check() -> None:
     """Wrap ``MjlabOnPolicyRunner.load`` and ``save`` (every mjlab runner inherits them or calls them through
-    ``super()``): load runs :func:`check_checkpoint` first; save stamps a GenPO actor's flow settings into
+    ``super()``): load runs :func:`check_mjlab_checkpoint` first; save stamps a GenPO actor's flow settings into
     ``infos["genpo_rsl"]`` (as GenPORunner does): ``mix`` and the multistep coefficients are not weights, so only
     the stamp lets load tell a run's settings from other ones in the config."""
     original_load, original_save = MjlabOnPolicyRunner.load, MjlabOnPolicyRunner.save
@@ -265,7 +265,7 @@ def _install_checkpoint_check() -> None:
 
     @functools.wraps(original_load)
     def load(self, path: str, load_cfg: dict | None = None, strict: bool = True, map_location: str | None = None):
-        check_checkpoint(self, path, load_cfg)
+        check_mjlab_checkpoint(self, path, load_cfg)
         return original_load(self, path, load_cfg, strict, map_location)
 
     @functools.wraps(original_save)

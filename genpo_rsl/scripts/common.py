@@ -2,7 +2,7 @@
 folder contract itself is :mod:`genpo_rsl.rundir`, env construction :mod:`genpo_rsl.envs`).
 
 A command is ``def run(argv) -> result`` (raises on a mistake; tests call it) plus
-``def main(argv=None) -> int: return run_command("genpo-<name>", run, argv)`` (the console script), so that every
+``main = command("genpo-<name>", run)`` (the console script), so that every
 mistake of the user prints one line ``genpo-<name>: error: <message>`` and exits 2.
 """
 
@@ -108,6 +108,20 @@ def run_command(prog: str, run: Callable[[list[str]], Any], argv: list[str] | No
         print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     return 0
+
+
+def command(prog: str, run: Callable[[list[str]], Any]) -> Callable[[list[str] | None], int]:
+    """The console script ``prog``: ``main(argv=None) -> exit status``, running ``run`` through :func:`run_command`.
+
+    Args:
+        prog: the command's name, as the messages print it (``genpo-train``).
+        run: the command's work, given the arguments.
+    """
+    def main(argv: list[str] | None = None) -> int:
+        return run_command(prog, run, argv)
+
+    main.__doc__ = f"{prog}'s console script: run it with ``argv`` (default: sys.argv) and return the exit status."
+    return main
 
 
 def add_rollout_arguments(parser: argparse.ArgumentParser, deterministic_help: str, stochastic_help: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from genpo_rsl.envs import seed_everything
 from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_rollout_arguments, load_runner,
-                                      run_command)
+                                      command)
 
 PROG = "genpo-demos"
 
@@ -51,13 +51,13 @@ def run(argv=None) -> dict:
         env.close()
     save_demos(args.out, **arrays)
     returns = arrays["episode_returns"]
-    print(f"genpo-demos: {run_info['algo']} on {run_info['task']}, {len(returns)} episodes, {len(arrays['actions'])} "
-          f"steps, return {np.mean(returns):.2f} +- {np.std(returns):.2f}; wrote {args.out}")
+    summary = (f"{run_info['algo']} on {run_info['task']}, {len(returns)} episodes, {len(arrays['actions'])} steps, "
+               f"return {np.mean(returns):.2f} +- {np.std(returns):.2f}")
+    print(f"{PROG}: {summary}; wrote {args.out}")
     return arrays
 
 
-def main(argv=None) -> int:
-    return run_command(PROG, run, argv)
+main = command(PROG, run)
 
 
 if __name__ == "__main__":

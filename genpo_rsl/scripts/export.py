@@ -15,7 +15,7 @@ import os
 from genpo_rsl.checkpoint import GENPO, CheckpointError, describe_checkpoint
 from genpo_rsl.export import EXPORT_FORMATS, ExportReport, write_policy
 from genpo_rsl.overrides import use_override_style
-from genpo_rsl.scripts.common import add_debug_argument, load_runner, run_command
+from genpo_rsl.scripts.common import add_debug_argument, load_runner, command
 
 PROG = "genpo-export"
 
@@ -70,8 +70,7 @@ def _export(args: argparse.Namespace) -> ExportReport:
     return report
 
 
-def main(argv=None) -> int:
-    return run_command(PROG, run, argv)
+main = command(PROG, run)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import numpy as np
 from genpo_rsl.envs import seed_everything
 from genpo_rsl.overrides import use_override_style
 from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_rollout_arguments, load_runner,
-                                      run_command)
+                                      command)
 
 PROG = "genpo-play"
 
@@ -56,8 +56,7 @@ def _play(args: argparse.Namespace) -> dict:
     return {"mean": float(returns.mean()), "std": float(returns.std()), "returns": returns.tolist()}
 
 
-def main(argv=None) -> int:
-    return run_command(PROG, run, argv)
+main = command(PROG, run)
 
 
 if __name__ == "__main__":

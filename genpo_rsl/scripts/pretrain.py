@@ -20,7 +20,7 @@ from genpo_rsl.demos.data import DemoError
 from genpo_rsl.demos.cloning import PretrainConfig, prepare, pretrain_prepared
 from genpo_rsl.overrides import use_override_style
 from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_override_arguments, as_usage_error,
-                                      overrides_from_args, run_command)
+                                      overrides_from_args, command)
 from genpo_rsl.train_config import ALGOS
 
 PROG = "genpo-pretrain"
@@ -60,8 +60,7 @@ def run(argv=None) -> str:
     return pretrain_prepared(prepared, config, log_dir=args.log_dir).checkpoint
 
 
-def main(argv=None) -> int:
-    return run_command(PROG, run, argv)
+main = command(PROG, run)
 
 
 if __name__ == "__main__":

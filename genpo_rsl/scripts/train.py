@@ -28,7 +28,7 @@ from genpo_rsl.envs import make_task_env, seed_everything
 from genpo_rsl.rundir import (RUN_FILE, append_resume, check_run_dir, default_run_dir, load_run, locked, run_record,
                               save_run)
 from genpo_rsl.scripts.common import (CommandExit, UsageError, add_debug_argument, add_override_arguments,
-                                      as_usage_error, overrides_from_args, run_command)
+                                      as_usage_error, overrides_from_args, command)
 from genpo_rsl.train_config import ALGOS, build_runner_cfg, env_kwargs, task_settings
 from genpo_rsl.world import adapter
 
@@ -182,21 +182,21 @@ def resume_command(args: argparse.Namespace, log_dir: str, checkpoint: str, rema
                    inherited: dict | None = None) -> str:
     """The genpo-train command that continues this run from ``checkpoint`` for its ``remaining`` iterations;
     ``inherited``: the overrides --init derived (resolve_config's fourth value)."""
-    command = [PROG, "--task", args.task, "--algo", args.algo, "--seed", str(args.seed)]
+    words = [PROG, "--task", args.task, "--algo", args.algo, "--seed", str(args.seed)]
     if args.num_envs is not None:
-        command += ["--num-envs", str(args.num_envs)]
+        words += ["--num-envs", str(args.num_envs)]
     if args.logger != "tensorboard":
-        command += ["--logger", args.logger, "--wandb-project", args.wandb_project]
+        words += ["--logger", args.logger, "--wandb-project", args.wandb_project]
     if args.device != "cpu":
-        command += ["--device", args.device]
+        words += ["--device", args.device]
     if args.config:
-        command += ["--config", os.path.abspath(args.config)]
+        words += ["--config", os.path.abspath(args.config)]
     if args.hold_obs_normalizer:
-        command += ["--hold-obs-normalizer"]
-    command += ["--log-dir", os.path.abspath(log_dir), "--resume", os.path.abspath(checkpoint)]
+        words += ["--hold-obs-normalizer"]
+    words += ["--log-dir", os.path.abspath(log_dir), "--resume", os.path.abspath(checkpoint)]
     # What --init set is not in the checkpoint: repeat it, before the user's own overrides so that those still win.
-    command += [f"{key}={json.dumps(value)}" for key, value in (inherited or {}).items()]
-    command += args.overrides
+    words += [f"{key}={json.dumps(value)}" for key, value in (inherited or {}).items()]
+    words += args.overrides
     # Last, so that it wins over an earlier max_iterations in the overrides or the --config file.
     return shlex.join([*command, f"max_iterations={remaining}"])
 
@@ -329,8 +329,7 @@ def _learn(args, runner, env, log_dir: str, settings: dict, cfg: dict, overrides
     return final
 
 
-def main(argv=None) -> int:
-    return run_command(PROG, run, argv)
+main = command(PROG, run)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def test_image_tasks_have_no_twin_and_say_why():
     for task, reason in integration.SKIPPED.items():
         assert load_rl_cfg(task).actor.cnn_cfg is not None and "images" in reason and "camera" in reason
     with pytest.raises(ValueError, match="images"):
-        integration.derive_genpo_cfg(load_rl_cfg("Mjlab-Lift-Cube-Yam-Rgb"))
+        integration.derive_mjlab_genpo_cfg(load_rl_cfg("Mjlab-Lift-Cube-Yam-Rgb"))
 
 
 def test_register_again_adds_nothing():
