@@ -47,30 +47,59 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "genpo": ("genpo", {}),
     # The robot default before this study: the paper's coupled flow, fixed N(0, I) base, compression on, and the
     # Genesis example's entropy bonus 0.01.
-    "genpo_paper": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "fixed"},
+    "genpo_paper": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "fixed", "head_dims": []},
                               "genpo": {"compression_coef": 0.01}}),
     # The authors' locomotion configs: coupled, mix 0.95, compression off, no entropy bonus.
-    "genpo_authors": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "fixed", "mix": 0.95},
-                                "genpo": {"compression_coef": 0.0}, "ppo": {"entropy_coef": 0.0}}),
-    "coupled_state": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "state"},
+    "genpo_authors": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "fixed", "mix": 0.95, "head_dims": []},
+                                "genpo": {"compression_coef": 0.0, "entropy_coef": 0.0}}),
+    "coupled_state": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "state", "head_dims": []},
                                 "genpo": {"compression_coef": 0.0}}),
-    "multistep_state": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state"}}),
-    "multistep_state_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state"},
-                                       "ppo": {"entropy_coef": 0.0}}),
-    "multistep_fixed_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "fixed"},
-                                       "ppo": {"entropy_coef": 0.0}}),
+    "multistep_state": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": []}}),
+    "multistep_state_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": []},
+                                       "genpo": {"entropy_coef": 0.0}}),
+    "multistep_fixed_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "fixed", "head_dims": []},
+                                       "genpo": {"entropy_coef": 0.0}}),
     # Encode once: the task's [512, 256, 128] become the observation encoder, a [128, 128] velocity head per step.
     "multistep_state_head": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128]}}),
     "multistep_state_head_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state",
-                                                     "head_dims": [128, 128]}, "ppo": {"entropy_coef": 0.0}}),
+                                                     "head_dims": [128, 128]}, "genpo": {"entropy_coef": 0.0}}),
+    # Left-right symmetry (rsl_rl's symmetry_cfg, data augmentation with the Go2 mirror function).
+    "ppo_sym": ("ppo", {"symmetry": "augmentation"}),
+    "genpo_sym": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128]},
+                            "symmetry": "augmentation"}),
 }
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
           "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
           "multistep_state": "multistep, state sigma", "multistep_state_ent0": "multistep, state sigma, no entropy",
           "multistep_fixed_ent0": "multistep, fixed base, no entropy",
           "multistep_state_head": "multistep, state sigma, encode once",
-          "multistep_state_head_ent0": "multistep, state sigma, encode once, no entropy"}
+          "multistep_state_head_ent0": "multistep, state sigma, encode once, no entropy",
+          "ppo_sym": "PPO + symmetry augmentation", "genpo_sym": "GenPO robot recipe + symmetry augmentation"}
 TRACKING = "tracking_lin_vel"
+
+
+def robot_variant() -> str | None:
+    """The pinned variant whose recipe is the package's robot default today: its runs are GenPO's ("genpo") in the
+    tables and summary.json (with ``variant`` naming it), so the default's evidence is the runs that chose it."""
+    from genpo_rsl.train_config import recipe_settings
+
+    robot = recipe_settings("robot")
+    for name, (algo, overrides) in VARIANTS.items():
+        if (algo == "genpo" and name != "genpo" and "symmetry" not in overrides and overrides.get("flow", {}) == robot["flow"]
+                and overrides.get("genpo", {}) == robot["genpo"]):
+            return name
+    return None
+
+
+def variant_label(algo: str) -> str:
+    """The table's name of a variant; the robot default names the recipe it is."""
+    chosen = robot_variant()
+    return f"{LABELS['genpo']} = {LABELS[chosen]}" if algo == "genpo" and chosen else LABELS[algo]
+
+
+def as_default(run: dict) -> dict:
+    """``run`` under "genpo" if its variant is the robot default's recipe (see :func:`robot_variant`)."""
+    return dict(run, algo="genpo", variant=run["algo"]) if run["algo"] == robot_variant() else run
 
 
 def _spread_start_runner():
@@ -104,21 +133,62 @@ def _collect_episodes(record: dict, runner) -> None:
           f"tracking {record['tracking_mean']:.3f}", file=sys.stderr, flush=True)  # stdout is captured while learning
 
 
+class JointStatistics:
+    """Left/right gait statistics over an evaluation: per joint, the mean and std of its angle from the default
+    pose over every env and step; ``asymmetry()`` compares each right joint with its left mirror (the hip's sign
+    flipped): ``asym_mean`` is the mean |mean_R - mirror(mean_L)| (rad), ``asym_std`` the mean |std_R - std_L|.
+    A left-right symmetric gait scores 0 on both (Omni's commands are symmetric in vy and yaw)."""
+
+    def __init__(self, env) -> None:
+        self.env, self.total, self.square, self.count = env, 0.0, 0.0, 0
+
+    def __enter__(self) -> "JointStatistics":
+        step = self.env.step
+
+        def counted(actions):
+            out = step(actions)
+            angles = (self.env.dof_pos - self.env.default_dof_pos).double()
+            self.total = self.total + angles.sum(0)
+            self.square = self.square + angles.square().sum(0)
+            self.count += angles.shape[0]
+            return out
+
+        self.env.step = counted
+        return self
+
+    def __exit__(self, *exc) -> None:
+        del self.env.step  # the instance attribute goes; the class's step is back
+
+    def asymmetry(self) -> dict:
+        from genpo_rsl.envs.genesis_go2 import mirror_action
+
+        if not self.count:
+            return {}
+        mean = self.total / self.count
+        std = (self.square / self.count - mean.square()).clamp(min=0).sqrt()
+        mirrored_mean, mirrored_std = mirror_action(mean), mirror_action(std).abs()
+        return {"asym_mean": float((mean - mirrored_mean).abs().mean()),  # each pair twice: the mean over pairs
+                "asym_std": float((std - mirrored_std).abs().mean())}
+
+
 def run_one(job: dict) -> dict:
     def compute() -> dict:
         from genpo_rsl.runner import evaluate
 
         algo, variant_overrides = VARIANTS[job["algo"]]
         overrides = _merge(variant_overrides, job["overrides"])
+        symmetry = overrides.pop("symmetry", None)
         result = train_and_record(job["task"], algo, job["seed"], overrides=overrides,
                                   iterations=job["iterations"], threads=1, env_kwargs=job["env_kwargs"],
                                   on_record=_collect_episodes, runner_class=_spread_start_runner(),
-                                  resume_path=partial_path, checkpoint_every=job["checkpoint_every"])
+                                  resume_path=partial_path, checkpoint_every=job["checkpoint_every"],
+                                  symmetry=symmetry)
         env, records = result["env"], result["records"]
         episode_returns = list(env.episode_returns)
         eval_from = len(env.episode_lengths)
         start = time.perf_counter()
-        evaluation = evaluate(result["runner"], env.num_envs, deterministic=True)
+        with JointStatistics(env) as joints:
+            evaluation = evaluate(result["runner"], env.num_envs, deterministic=True)
         eval_s = time.perf_counter() - start
         eval_tracking = env.episode_reward_terms[TRACKING][eval_from:]
         env.close()
@@ -135,7 +205,7 @@ def run_one(job: dict) -> dict:
                    eval={"return_mean": evaluation["mean"], "return_std": evaluation["std"],
                          "length_mean": float(np.mean(evaluation["lengths"])),
                          "tracking_mean": float(np.mean(eval_tracking)) if eval_tracking else float("nan"),
-                         "episodes": evaluation["num_episodes"]},
+                         "episodes": evaluation["num_episodes"], **joints.asymmetry()},
                    eval_s=eval_s, train_s=float(records[-1]["elapsed_s"]), iterations=len(records),
                    tail_tracking=float(np.mean(tail_tracking)) if tail_tracking else float("nan"),
                    tail_length=float(np.mean(tail_lengths)) if tail_lengths else float("nan"))
@@ -169,6 +239,7 @@ def _series(run: dict, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def report(results: list[dict], out: str, task: str) -> str:
     plt = pyplot()
+    results = [as_default(r) for r in results]
     by_algo = {a: [r for r in results if r["algo"] == a] for a in VARIANTS}
     metrics = [("return_mean", "mean episode return"), ("length_mean", "mean episode length (steps)"),
                ("tracking_mean", "tracking_lin_vel (per episode)")]
@@ -178,7 +249,7 @@ def report(results: list[dict], out: str, task: str) -> str:
             if not runs:
                 continue
             data = [_series(r, key) for r in runs]
-            name = f"{LABELS[algo]} ({len(runs)} seeds)"
+            name = f"{variant_label(algo)} ({len(runs)} seeds)"
             color = f"C{list(VARIANTS).index(algo)}"
             plot_band(axes[row][0], [d[0] for d in data], [d[2] for d in data], name, color)
             plot_band(axes[row][1], [d[1] for d in data], [d[2] for d in data], name, color)
@@ -205,7 +276,7 @@ def report(results: list[dict], out: str, task: str) -> str:
             continue
         hours = sum(r["train_s"] + r["eval_s"] for r in runs) / 3600
         per_iter = mean_std([np.mean([x["wall_s"] for x in r["records"]]) for r in runs])[0]
-        rows.append([LABELS[algo], len(runs), f"{runs[0]['records'][-1]['env_steps']:,}",
+        rows.append([variant_label(algo), len(runs), f"{runs[0]['records'][-1]['env_steps']:,}",
                      fmt([r["tail_tracking"] for r in runs], 3), fmt([r["tail_length"] for r in runs], 0),
                      fmt([r["eval"]["tracking_mean"] for r in runs], 3), fmt([r["eval"]["length_mean"] for r in runs], 0),
                      fmt([r["eval"]["return_mean"] for r in runs], 2), f"{per_iter:.1f}", f"{hours:.2f}"])
@@ -256,7 +327,7 @@ def main(argv=None) -> dict:
     table = report(results, out, task) if results else "(no finished runs)"
     hours = sum(r["train_s"] + r["eval_s"] for r in results) / 3600
     cost = f"compute: {hours:.2f} core-hours in {len(results)} runs (training plus evaluation, one thread per run)"
-    resumed = [f"{LABELS[r['algo']]} seed {r['seed']} at iteration {', '.join(map(str, r['resumed_at']))}"
+    resumed = [f"{variant_label(r['algo'])} seed {r['seed']} at iteration {', '.join(map(str, r['resumed_at']))}"
                for r in results if r.get("resumed_at")]
     # A resumed run's robots restart from a reset: its episodes are re-synchronised there (marked in the curves),
     # which moves the "train, last 10%" columns (the evaluation starts from a reset anyway and is unaffected).
@@ -282,7 +353,9 @@ def write_summary(out: str) -> None:
             continue
         with open(os.path.join(folder, name)) as f:
             r = json.load(f)
-        runs.append({"task": r["task"], "algo": r["algo"], "seed": r["seed"], "iterations": r["iterations"],
+        r = as_default(r)
+        runs.append({"task": r["task"], "algo": r["algo"], "variant": r.get("variant", r["algo"]), "seed": r["seed"],
+                     "iterations": r["iterations"],
                      "env_steps": r["records"][-1]["env_steps"], "train_s": r["train_s"], "eval_s": r["eval_s"],
                      "eval": r["eval"], "tail_tracking": r["tail_tracking"], "tail_length": r["tail_length"],
                      "settings": {k: r["settings"].get(k) for k in ("flow", "genpo", "ppo")},

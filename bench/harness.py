@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from genpo_rsl.compat import register  # noqa: E402
-from genpo_rsl.envs import make_task_env, seed_everything  # noqa: E402
+from genpo_rsl.envs import make_task_env, seed_everything, symmetry_cfg  # noqa: E402
 from genpo_rsl.train_config import build_runner_cfg, env_kwargs as settings_env_kwargs, task_settings  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
                      threads: int | None = None, env_kwargs: dict[str, Any] | None = None,
                      on_record: Callable[[dict[str, Any], Any], None] | None = None, runner_class: type | None = None,
                      store_code_state: bool = True, resume_path: str | None = None,
-                     checkpoint_every: int = 25) -> dict[str, Any]:
+                     checkpoint_every: int = 25, symmetry: str | None = None) -> dict[str, Any]:
     """Train ``algo`` on ``task`` and return per-iteration records plus the final runner (key "runner").
 
     ``on_record(record, runner)`` runs after each update and may add fields to the record; ``runner_class``
@@ -42,7 +42,8 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
     the records so far and the env's finished episodes are written there atomically by ``GenPORunner.save``. A
     run killed mid-way then continues from its last chunk instead of starting over; the result lists where in
     ``resumed_at``. Whether the continuation is bitwise the uninterrupted run depends on the env: the toy envs
-    restore their state, a gymnasium MuJoCo env restarts its episodes from a reset.
+    restore their state, a gymnasium MuJoCo env restarts its episodes from a reset. ``symmetry``: a mode of
+    ``genpo_rsl.envs.SYMMETRY_MODES`` with the task's mirror function (``genpo-train --symmetry``).
     """
     if threads:
         torch.set_num_threads(threads)
@@ -50,6 +51,8 @@ def train_and_record(task: str, algo: str, seed: int, overrides: dict[str, Any] 
     if iterations is not None:
         settings["max_iterations"] = iterations
     cfg = build_runner_cfg(algo, settings, experiment_name=f"bench_{algo}")
+    if symmetry is not None:  # rsl_rl's symmetry_cfg with the task's mirror function (genpo-train --symmetry)
+        cfg["algorithm"]["symmetry_cfg"] = symmetry_cfg(task, symmetry)
     seed_everything(seed)
     env_kwargs = {**settings_env_kwargs(task, settings), **(env_kwargs or {})}  # reward normalisation from settings
     env = make_task_env(task, settings["num_envs"], seed, "cpu", **env_kwargs)

@@ -63,6 +63,31 @@ ALGORITHM_FIELDS: tuple[Field, ...] = (
           "saved; at least roundtrip_warn.", low=0.0, low_open=True),
 )
 GENPO_ALGORITHM_DEFAULTS: dict[str, Any] = defaults(ALGORITHM_FIELDS)
+#: Named recipes: settings over the package defaults, as ``{"policy": {flow fields}, "algorithm": {fields}}``
+#: (rsl_rl 5.x names; every client translates them into its own schema).
+#: - "paper": the GenPO paper's policy (coupled flow, fixed N(0, I) base, compression 0.01, the whole network run at
+#:   every flow step), which the package defaults are; one flag away on every robot task
+#:   (genpo-train --recipe paper, IsaacLab --agent genpo_paper, mjlab's <task>-GenPO-Paper twins).
+#: - "robot": the locomotion recipe chosen by evidence on Go2 (docs/results/go2/README.md): the multistep flow
+#:   (which executes a flow sample, so needs no compression), a state-dependent base-noise scale, the observation
+#:   encoded once with a small velocity head per flow step. Every robot task's GenPO default (Genesis, IsaacLab's
+#:   locomotion tasks, mjlab's velocity twins).
+RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {"policy": {"flow": "coupled", "noise_scale": "fixed", "head_dims": []},
+              "algorithm": {"compression_coef": 0.01}},
+    "robot": {"policy": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128]},
+              "algorithm": {}},
+}
+
+
+def recipe(name: str) -> dict[str, dict[str, Any]]:
+    """A copy of the recipe ``name`` (see :data:`RECIPES`); a ValueError names the recipes for another name."""
+    if name not in RECIPES:
+        raise ValueError(f"recipe: must be one of {list(RECIPES)}, got {name!r}")
+    return {section: {k: list(v) if isinstance(v, list) else v for k, v in values.items()}
+            for section, values in RECIPES[name].items()}
+
+
 #: rsl_rl PPO fields whose values rsl_rl leaves unchecked: the allowed schedules.
 SCHEDULES = ("adaptive", "fixed")
 

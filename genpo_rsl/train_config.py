@@ -11,7 +11,7 @@ import importlib
 from typing import Any
 
 from .world import adapter
-from .config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS
+from .config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS, recipe
 
 ALGOS = ("genpo", "ppo")
 
@@ -43,7 +43,7 @@ BASE_SETTINGS: dict[str, Any] = {
     "normalize_reward": False,
     "clip_reward": None,
     "flow": {},  # GenPO policy fields beyond FLOW_DEFAULTS
-    "genpo": {},  # GenPO algorithm fields beyond GENPO_ALGORITHM_DEFAULTS
+    "genpo": {},  # GenPO algorithm fields beyond GENPO_ALGORITHM_DEFAULTS (and PPO fields set for GenPO only)
     "init_noise_std": 1.0,  # Gaussian PPO's initial action std
 }
 
@@ -77,6 +77,21 @@ def _mujoco(**extra: Any) -> dict[str, Any]:
     return settings
 
 
+def recipe_settings(name: str) -> dict[str, Any]:
+    """A GenPO recipe (:data:`genpo_rsl.config.RECIPES`) as task settings: its policy fields under ``flow``, its
+    algorithm fields (GenPO's own, and PPO's where GenPO's value differs) under ``genpo``, which only GenPO reads."""
+    chosen = recipe(name)
+    return {"flow": dict(chosen.get("policy", {})), "genpo": dict(chosen.get("algorithm", {}))}
+
+
+def _robot(**task: Any) -> dict[str, Any]:
+    """A robot task's settings: ``task``'s own, with GenPO's robot recipe in the flow/genpo/ppo sections."""
+    settings = copy.deepcopy(task)
+    for section, values in recipe_settings("robot").items():
+        settings[section] = {**settings.get(section, {}), **values}
+    return settings
+
+
 # Budgets are sized for a 2-core CPU: a few minutes to tens of minutes per run.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "HalfCheetah-v5": _mujoco(),
@@ -92,9 +107,10 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "toy/ZeroCost": {"num_envs": 1024, "num_steps_per_env": 24, "max_iterations": 10},
     # Genesis' Go2 example's PPO settings (rsl_rl schema): 24 steps/env, 512-256-128 ELU, lr 1e-3, entropy 0.01.
     # 1024 envs (the example uses 4096), a CPU-sized budget (docs/results/go2 has the measured cost per iteration).
-    "genesis/Go2-Velocity-Flat": {"num_envs": 1024, "num_steps_per_env": 24, "max_iterations": 100,
-                                  "save_interval": 25, "hidden_dims": [512, 256, 128],
-                                  "ppo": {"learning_rate": 1e-3, "entropy_coef": 0.01}},
+    # GenPO gets the robot recipe (genpo_rsl.config.RECIPES; --recipe paper gives the paper's GenPO).
+    "genesis/Go2-Velocity-Flat": _robot(num_envs=1024, num_steps_per_env=24, max_iterations=100, save_interval=25,
+                                        hidden_dims=[512, 256, 128],
+                                        ppo={"learning_rate": 1e-3, "entropy_coef": 0.01}),
 }
 TASK_DEFAULTS["genesis/Go2-Velocity-Flat-Omni"] = TASK_DEFAULTS["genesis/Go2-Velocity-Flat"]  # sampled commands
 

@@ -216,7 +216,8 @@ def uses_model_schema() -> bool:
     return "actor" in {f.name for f in dataclasses.fields(RslRlOnPolicyRunnerCfg)} and rsl_rl_major() >= 4
 
 
-def derive_genpo_cfg(rsl_rl_cfg: RslRlOnPolicyRunnerCfg) -> GenPORunnerCfg | GenPOModelRunnerCfg:
+def derive_genpo_cfg(rsl_rl_cfg: RslRlOnPolicyRunnerCfg,
+                     keep_symmetry: bool = False) -> GenPORunnerCfg | GenPOModelRunnerCfg:
     """GenPO's runner configuration for a task, derived from the task's own rsl_rl PPO runner configuration, in the
     schema of the installed IsaacLab and rsl-rl-lib (:func:`uses_model_schema`): :class:`GenPORunnerCfg`
     (``policy``; IsaacLab 2.3.x) or :class:`GenPOModelRunnerCfg` (``actor``/``critic``; IsaacLab 3.x). The task's
@@ -231,9 +232,10 @@ def derive_genpo_cfg(rsl_rl_cfg: RslRlOnPolicyRunnerCfg) -> GenPORunnerCfg | Gen
 
     Replaced: ``experiment_name`` gets the suffix ``"_genpo"`` (so GenPO's runs and checkpoints never mix with PPO's
     and ``play.py --agent genpo`` finds GenPO's latest run), the policy (actor) and algorithm classes become GenPO's
-    with the defaults of :mod:`genpo_rsl.config`, the critic becomes a feed-forward MLP, ``rnd_cfg``/
-    ``symmetry_cfg`` are dropped (GenPO supports neither), recurrent settings are dropped (GenPO's flow is an MLP),
-    and ``empirical_normalization`` (deprecated) is folded into the normalisation flags.
+    with the defaults of :mod:`genpo_rsl.config`, the critic becomes a feed-forward MLP, ``symmetry_cfg`` is
+    dropped unless ``keep_symmetry`` (a task's symmetry agent: GenPO mirrors its doubled action with the task's
+    function), recurrent settings are dropped (GenPO's flow is an MLP), and ``empirical_normalization``
+    (deprecated) is folded into the normalisation flags. ``rnd_cfg`` is kept.
     """
     if not isinstance(rsl_rl_cfg, RslRlOnPolicyRunnerCfg):
         raise TypeError(
@@ -247,6 +249,9 @@ def derive_genpo_cfg(rsl_rl_cfg: RslRlOnPolicyRunnerCfg) -> GenPORunnerCfg | Gen
     nets = _source_networks(rsl_rl_cfg)
 
     algorithm = GenPOAlgorithmCfg(**{name: _copy(getattr(rsl_rl_cfg.algorithm, name)) for name in PPO_FIELDS})
+    algorithm.rnd_cfg = _copy(getattr(rsl_rl_cfg.algorithm, "rnd_cfg", None))
+    if keep_symmetry:
+        algorithm.symmetry_cfg = _copy(getattr(rsl_rl_cfg.algorithm, "symmetry_cfg", None))
     runner_kwargs = {name: _copy(getattr(rsl_rl_cfg, name)) for name in RUNNER_FIELDS}
     runner_kwargs["experiment_name"] = f"{rsl_rl_cfg.experiment_name}{EXPERIMENT_SUFFIX}"
     runner_kwargs["empirical_normalization"] = None  # folded into the normalisation flags

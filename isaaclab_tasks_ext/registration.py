@@ -20,21 +20,45 @@ from __future__ import annotations
 import importlib
 import warnings
 
-#: The spec kwargs keys that get the GenPO entry. ``--agent genpo`` looks up the first.
-AGENT_KEYS: tuple[str, ...] = ("genpo", "genpo_cfg_entry_point")
 #: Tasks with this key get a GenPO agent (derived from that config).
 SOURCE_KEY = "rsl_rl_cfg_entry_point"
+#: Tasks with this key (IsaacLab's symmetry agents) also get a GenPO agent that keeps the symmetry config.
+SYMMETRY_SOURCE_KEY = "rsl_rl_with_symmetry_cfg_entry_point"
+#: The kinds of GenPO agent: variant -> (recipe, the task's config it is derived from). "" is ``--agent genpo``:
+#: the task's default recipe (the robot recipe on locomotion tasks, :func:`task_recipe`); "paper" the paper's
+#: GenPO; "symmetry" the task's symmetry agent with GenPO (its symmetry_cfg kept; the task's default recipe).
+VARIANTS: dict[str, tuple[str | None, str]] = {"": (None, SOURCE_KEY), "paper": ("paper", SOURCE_KEY),
+                                               "symmetry": (None, SYMMETRY_SOURCE_KEY)}
+#: The spec kwargs keys that get a GenPO entry, and the variant each gives. ``--agent genpo`` / ``--agent
+#: genpo_paper`` look them up; the ``*_cfg_entry_point`` keys follow the naming of IsaacLab's own
+#: (``genpo_with_symmetry_cfg_entry_point`` beside ``rsl_rl_with_symmetry_cfg_entry_point``).
+AGENT_VARIANTS: dict[str, str] = {"genpo": "", "genpo_cfg_entry_point": "", "genpo_paper": "paper",
+                                  "genpo_paper_cfg_entry_point": "paper", "genpo_with_symmetry_cfg_entry_point": "symmetry"}
+AGENT_KEYS: tuple[str, ...] = tuple(AGENT_VARIANTS)
 #: Module whose attributes (task ids) are the factories.
 ENTRY_MODULE = "isaaclab_tasks_ext.agents"
 
 
-def entry_point(task_id: str) -> str:
-    """The ``"module:Attr"`` value registered for ``task_id``."""
-    return f"{ENTRY_MODULE}:{task_id}"
+def entry_point(task_id: str, key: str = "genpo") -> str:
+    """The ``"module:Attr"`` value registered for ``task_id`` under the agent ``key`` (``Attr`` is the task id, with
+    ``@<variant>`` for a key of another variant)."""
+    variant = AGENT_VARIANTS[key]
+    return f"{ENTRY_MODULE}:{task_id}" + (f"@{variant}" if variant else "")
+
+
+def agent_keys(kwargs: dict) -> list[str]:
+    """The GenPO agent keys a task with these spec kwargs gets: those whose source config it has."""
+    return [key for key, variant in AGENT_VARIANTS.items() if VARIANTS[variant][1] in kwargs]
+
+
+def task_recipe(task_id: str) -> str | None:
+    """The recipe a task's ``--agent genpo`` config gets: "robot" for the locomotion (velocity-tracking) tasks, the
+    ones the robot recipe was chosen on (docs/results/go2), else None (the package defaults, the paper's GenPO)."""
+    return "robot" if "-Velocity-" in task_id.split(":")[-1] else None
 
 
 def register_genpo_agents(registry=None) -> list[str]:
-    """Add :data:`AGENT_KEYS` to every gymnasium spec that has :data:`SOURCE_KEY`. Idempotent.
+    """Add the GenPO agent keys (:func:`agent_keys`) to every gymnasium spec that has :data:`SOURCE_KEY`. Idempotent.
 
     A key a spec already has is left alone (a task that ships its own GenPO config keeps it). Each changed spec
     gets a new kwargs dict, so a kwargs dict shared between specs is never modified behind another spec's back.
@@ -54,10 +78,10 @@ def register_genpo_agents(registry=None) -> list[str]:
         kwargs = spec.kwargs
         if not isinstance(kwargs, dict) or SOURCE_KEY not in kwargs:
             continue
-        missing = [key for key in AGENT_KEYS if key not in kwargs]
+        missing = [key for key in agent_keys(kwargs) if key not in kwargs]
         if not missing:
             continue
-        spec.kwargs = {**kwargs, **{key: entry_point(spec.id) for key in missing}}
+        spec.kwargs = {**kwargs, **{key: entry_point(spec.id, key) for key in missing}}
         changed.append(task_id)
     return changed
 
@@ -113,9 +137,15 @@ def attach_genpo_classes() -> bool:
     return True
 
 
-def make_genpo_cfg(task_id: str, attach: bool = True):
+def make_genpo_cfg(task_id: str, attach: bool = True, variant: str = ""):
     """The GenPO runner config of a task: its rsl_rl config derived (:func:`derive_genpo_cfg`), plus the paper's
-    settings for the paper's eight tasks (:mod:`isaaclab_tasks_ext.tuned`).
+    settings for the paper's eight tasks (:mod:`isaaclab_tasks_ext.tuned`), then a recipe's settings.
+
+    Args:
+        task_id: the IsaacLab task.
+        attach: run :func:`attach_genpo_classes` first.
+        variant: a key of :data:`VARIANTS`: "" (the task's default recipe, :func:`task_recipe`), "paper" (the
+            paper's recipe) or "symmetry" (derived from the task's symmetry agent, whose symmetry_cfg it keeps).
 
     The task's rsl_rl config is loaded with IsaacLab's own ``load_cfg_from_registry`` (any entry form IsaacLab
     accepts). An IsaacLab 3.x ``PresetCfg`` of runner configs (named alternatives, ``default`` among them, chosen
@@ -125,19 +155,26 @@ def make_genpo_cfg(task_id: str, attach: bool = True):
     from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry
 
     from .genpo_cfg import derive_genpo_cfg
-    from .tuned import apply_tuned
+    from .tuned import apply_recipe, apply_tuned
+
+    if variant not in VARIANTS:
+        raise ValueError(f"make_genpo_cfg: variant must be one of {list(VARIANTS)}, got {variant!r}")
+    recipe, source = VARIANTS[variant]
+    chosen = recipe or task_recipe(task_id)
 
     def genpo(rsl_rl_cfg):
-        cfg = derive_genpo_cfg(rsl_rl_cfg)
+        cfg = derive_genpo_cfg(rsl_rl_cfg, keep_symmetry=source == SYMMETRY_SOURCE_KEY)
         apply_tuned(cfg, task_id)
+        if chosen:
+            apply_recipe(cfg, chosen)
         return cfg
 
     task_id = task_id.split(":")[-1]
     if attach:
         attach_genpo_classes()
-    base = load_cfg_from_registry(task_id, SOURCE_KEY)
+    base = load_cfg_from_registry(task_id, source)
     if isinstance(base, dict):
-        raise TypeError(f"{task_id}: its {SOURCE_KEY} is a YAML dict; GenPO needs an RslRlOnPolicyRunnerCfg")
+        raise TypeError(f"{task_id}: its {source} is a YAML dict; GenPO needs an RslRlOnPolicyRunnerCfg")
     if _is_preset(base):
         return _genpo_preset(task_id, base, genpo)
     return genpo(base)

@@ -144,3 +144,14 @@ def apply_tuned(cfg, task_id: str) -> bool:
         return False
     cfg.from_dict(to_model_schema(overrides) if isinstance(cfg, GenPOModelRunnerCfg) else overrides)
     return True
+
+
+def apply_recipe(cfg, name: str) -> None:
+    """Apply a GenPO recipe (``genpo_rsl.config.RECIPES``: "paper", "robot") to a GenPO runner cfg in place, in the
+    cfg's schema (IsaacLab's ``from_dict``)."""
+    from genpo_rsl.config import recipe
+
+    from .genpo_cfg import GenPOModelRunnerCfg, to_model_schema
+
+    sections = recipe(name)
+    cfg.from_dict(to_model_schema(sections) if isinstance(cfg, GenPOModelRunnerCfg) else sections)

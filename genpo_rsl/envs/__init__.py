@@ -13,6 +13,34 @@ from .gymnasium_env import GymnasiumVecEnv
 from .toy import EpisodeStatistics, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
 
 TOY_ENVS = {"toy/PointReach": PointReachVecEnv, "toy/TwoGoalReach": TwoGoalReachVecEnv, "toy/ZeroCost": ZeroCostVecEnv}
+#: The left-right (mirror) symmetry functions of the tasks that have one, as rsl_rl's ``symmetry_cfg`` takes them
+#: (``data_augmentation_func``): ``genpo-train --symmetry`` uses them.
+MIRROR_FUNCTIONS = {
+    "toy/PointReach": "genpo_rsl.envs.toy:point_reach_symmetric_states",
+    "genesis/Go2-Velocity-Flat": "genpo_rsl.envs.genesis_go2:compute_symmetric_states",
+    "genesis/Go2-Velocity-Flat-Omni": "genpo_rsl.envs.genesis_go2:compute_symmetric_states",
+}
+#: How ``genpo-train --symmetry`` uses the mirror function: augmentation (IsaacLab's default), the mirror loss, both.
+SYMMETRY_MODES = ("augmentation", "mirror_loss", "both")
+
+
+def symmetry_cfg(task: str, mode: str, mirror_loss_coeff: float = 1.0) -> dict[str, Any]:
+    """rsl_rl's ``algorithm.symmetry_cfg`` for ``task`` with its mirror function (:data:`MIRROR_FUNCTIONS`).
+
+    Args:
+        task: a task with a mirror function.
+        mode: one of :data:`SYMMETRY_MODES`.
+        mirror_loss_coeff: the mirror loss's weight (used by "mirror_loss" and "both").
+    """
+    if mode not in SYMMETRY_MODES:
+        raise ValueError(f"symmetry: must be one of {list(SYMMETRY_MODES)}, got {mode!r}")
+    if task not in MIRROR_FUNCTIONS:
+        raise ValueError(f"symmetry: the task {task} has no mirror function; tasks with one: "
+                         f"{', '.join(MIRROR_FUNCTIONS)}")
+    return {"use_data_augmentation": mode in ("augmentation", "both"), "use_mirror_loss": mode in ("mirror_loss", "both"),
+            "mirror_loss_coeff": float(mirror_loss_coeff), "data_augmentation_func": MIRROR_FUNCTIONS[task]}
+
+
 #: toy/ZeroCost's sizes when a caller gives none: Anymal-D's observation and action (48 x 12).
 ZERO_COST_SIZES = {"obs_dim": 48, "action_dim": 12}
 

@@ -433,6 +433,53 @@ class Go2VelocityVecEnv(EpisodeLog, VecEnv):
 
 
 OBS_SCALES = ("lin_vel", "ang_vel", "dof_pos", "dof_vel")  # Go2Config.obs_scales keys
+
+# ---------------------------------------------------------------------------------------------- left-right mirror
+# The robot mirrored in its sagittal (x-z) plane: y -> -y. Joints (JOINT_NAMES order FR, FL, RR, RL; hip, thigh,
+# calf each): the right and left legs swap and the hip (abduction) angle changes sign. The observation's vectors
+# follow the reflection: gravity (gx, -gy, gz); the angular velocity is a pseudo-vector, (-wx, wy, -wz); the
+# command (vx, -vy, -wz).
+_JOINT_INDEX = (3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8)
+_JOINT_SIGN = (-1.0, 1.0, 1.0) * 4
+_OBS_INDEX = (0, 1, 2, 3, 4, 5, 6, 7, 8) + tuple(
+    offset + i for offset in (9, 21, 33) for i in _JOINT_INDEX)
+_OBS_SIGN = (-1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, -1.0, -1.0) + _JOINT_SIGN * 3
+
+
+def _mirror(values: torch.Tensor, index: tuple[int, ...], sign: tuple[float, ...], what: str) -> torch.Tensor:
+    if values.shape[-1] != len(index):
+        raise ValueError(f"Go2 mirror: {what} must have {len(index)} entries in the last dimension, got shape "
+                         f"{tuple(values.shape)}")
+    return values[..., list(index)] * values.new_tensor(sign)
+
+
+def mirror_observation(obs: torch.Tensor) -> torch.Tensor:
+    """The left-right mirror image of Go2 observations (..., 45) (an involution: applied twice it is the identity)."""
+    return _mirror(obs, _OBS_INDEX, _OBS_SIGN, "observations")
+
+
+def mirror_action(actions: torch.Tensor) -> torch.Tensor:
+    """The left-right mirror image of Go2 joint actions (..., 12): legs swapped, hip sign changed."""
+    return _mirror(actions, _JOINT_INDEX, _JOINT_SIGN, "actions")
+
+
+def compute_symmetric_states(env=None, obs: TensorDict | None = None, actions: torch.Tensor | None = None):
+    """rsl_rl's ``data_augmentation_func`` for the Go2 tasks: each batch followed by its left-right mirror image.
+
+    Args:
+        env: unused (rsl_rl passes the environment).
+        obs: a TensorDict of (B, 45) observation groups, or None.
+        actions: (B, 12) joint actions, or None.
+
+    Returns:
+        (obs, actions) of batch 2B (originals first), each None where the input was None.
+    """
+    out_obs = None
+    if obs is not None:
+        out_obs = obs.apply(lambda group: torch.cat([group, mirror_observation(group)], dim=0),
+                            batch_size=[2 * int(obs.batch_size[0])])
+    out_actions = None if actions is None else torch.cat([actions, mirror_action(actions)], dim=0)
+    return out_obs, out_actions
 REWARD_TERMS = ("tracking_lin_vel", "tracking_ang_vel", "lin_vel_z", "base_height", "action_rate",
                 "similar_to_default")
 

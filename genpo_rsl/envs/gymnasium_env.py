@@ -126,6 +126,12 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
         except ValueError:
             self._raw_vec.close()
             raise
+        # Seconds per env step (IsaacLab's step_dt, which rsl_rl's RND scales its weight by): the env's own dt
+        # (MuJoCo: frame_skip x timestep, 0.05 s for HalfCheetah), 1.0 for an env that has none.
+        try:
+            self.step_dt = float(self._raw_vec.get_attr("dt")[0])
+        except (AttributeError, TypeError, ValueError, IndexError):
+            self.step_dt = 1.0
         # Training rewards: raw -> (kept for the episode log) -> NormalizeReward -> ClipReward.
         self._vec = self._raw_vec
         self._reward_normalizer: NormalizeReward | None = None

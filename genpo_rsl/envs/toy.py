@@ -69,6 +69,13 @@ class EpisodeLog:
 
     stats: EpisodeStatistics
     _obs: torch.Tensor
+    #: Seconds of simulated time per env step (IsaacLab's ``step_dt``; rsl_rl's RND scales its weight by it).
+    step_dt: float = 1.0
+
+    @property
+    def unwrapped(self):
+        """The env itself: rsl_rl reads ``env.unwrapped`` (RND's ``step_dt``), as IsaacLab's wrapper provides it."""
+        return self
 
     def _non_finite_envs(self, values: torch.Tensor) -> list[int]:
         """Indices of the envs whose row of ``values`` holds NaN or inf ([] when all is finite)."""
@@ -222,6 +229,7 @@ class PointReachVecEnv(_TorchVecEnv):
 
     obs_dim = 6
     DT = 0.1
+    step_dt = DT
     DAMPING = 0.7
     ACCEL = 6.0
     ARENA = 2.0
@@ -297,3 +305,20 @@ class TwoGoalReachVecEnv(_TorchVecEnv):
             raise ValueError(f"radius: must be a positive finite number, got {radius}")
         near = torch.cdist(points.to(self.goals), self.goals) <= radius
         return near.float().mean(dim=0)
+
+
+def point_reach_symmetric_states(env=None, obs: TensorDict | None = None, actions: torch.Tensor | None = None):
+    """rsl_rl's ``data_augmentation_func`` for toy/PointReach: each batch followed by its mirror image in x -> -x
+    (the task is symmetric under it: position, velocity, goal and force change the sign of their x).
+
+    Args:
+        env: unused; obs: a TensorDict of (B, 6) groups, or None; actions: (B, 2), or None.
+
+    Returns:
+        (obs, actions) of batch 2B, the originals first; None where the input was None.
+    """
+    obs_sign = torch.tensor([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0])
+    out_obs = None if obs is None else obs.apply(
+        lambda group: torch.cat([group, group * obs_sign.to(group)], dim=0), batch_size=[2 * int(obs.batch_size[0])])
+    out_actions = None if actions is None else torch.cat([actions, actions * actions.new_tensor([-1.0, 1.0])], dim=0)
+    return out_obs, out_actions

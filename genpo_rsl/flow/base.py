@@ -239,6 +239,20 @@ class ExactFlow(nn.Module):
         :meth:`split_dummy`."""
         raise NotImplementedError
 
+    def action_parts(self, dummy: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The parts of dummy actions (..., 2A) that are points of the action space, each (..., A): the two halves
+        (coupled: x and y; multistep: x_N and x_{N-1}).
+
+        A map of the action space that the flow commutes with (a task's left-right mirror, a signed permutation)
+        maps each part alike; symmetry augmentation mirrors a doubled action this way (``join_action_parts``).
+        """
+        half = dummy.shape[-1] // 2
+        return dummy[..., :half], dummy[..., half:]
+
+    def join_action_parts(self, parts: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The dummy action (..., 2A) of its :meth:`action_parts`."""
+        return torch.cat(list(parts), dim=-1)
+
     # ---------------------------------------------------------------- densities and sampling
     def base_log_prob(self, noise: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """log N(noise; 0, diag(sigma^2)) summed over the 2A dimensions, shape (B,) (``context``: for "state")."""

@@ -46,6 +46,9 @@ from mjlab.rl import MjlabOnPolicyRunner, RslRlModelCfg, RslRlOnPolicyRunnerCfg,
 
 TWIN_SUFFIX = "-GenPO"
 EXPERIMENT_SUFFIX = "_genpo"
+#: Locomotion tasks get a second twin, ``<task id>-GenPO-Paper``: the paper's GenPO (their -GenPO twin has the robot
+#: recipe, genpo_rsl.config.RECIPES); its runs are under ``<experiment>_genpo_paper``.
+PAPER_SUFFIX = "-Paper"
 ACTOR_CLASS = "genpo_rsl.v5:GenPOActor"
 ALGORITHM_CLASS = "genpo_rsl.v5:GenPO"
 
@@ -174,20 +177,38 @@ def why_no_twin(rl_cfg: Any) -> str | None:
     return None
 
 
-def derive_mjlab_genpo_cfg(rl_cfg: RslRlOnPolicyRunnerCfg) -> MjlabGenPORunnerCfg:
+def task_recipe(task_id: str) -> str | None:
+    """The recipe a task's ``-GenPO`` twin gets: "robot" for the velocity (locomotion) tasks, the ones the robot
+    recipe was chosen on (docs/results/go2); else None (the package defaults, the paper's GenPO)."""
+    return "robot" if "-Velocity-" in task_id else None
+
+
+def derive_mjlab_genpo_cfg(rl_cfg: RslRlOnPolicyRunnerCfg, recipe_name: str | None = None) -> MjlabGenPORunnerCfg:
     """The twin's config: the task's runner fields, critic, PPO settings and actor sizes; GenPO's actor and
-    algorithm with genpo_rsl's defaults; ``experiment_name`` + ``"_genpo"`` (so GenPO's runs never mix with PPO's)."""
+    algorithm with genpo_rsl's defaults and then the recipe's settings; ``experiment_name`` + ``"_genpo"`` (so
+    GenPO's runs never mix with PPO's), + ``"_paper"`` for the paper's recipe.
+
+    Args:
+        rl_cfg: the task's rsl_rl runner config.
+        recipe_name: a recipe of :data:`genpo_rsl.config.RECIPES` ("paper", "robot"), or None for none.
+    """
     reason = why_no_twin(rl_cfg)
     if reason:
         raise ValueError(f"derive_mjlab_genpo_cfg: no GenPO config for this task: {reason}")
     runner = {f.name: copy.deepcopy(getattr(rl_cfg, f.name)) for f in fields(RslRlOnPolicyRunnerCfg)
               if f.name not in ("actor", "algorithm")}
-    runner["experiment_name"] = f"{rl_cfg.experiment_name}{EXPERIMENT_SUFFIX}"
+    runner["experiment_name"] = f"{rl_cfg.experiment_name}{EXPERIMENT_SUFFIX}" + (
+        "_paper" if recipe_name == "paper" else "")
     source = rl_cfg.actor
     actor = GenPOActorCfg(hidden_dims=tuple(source.hidden_dims), activation=source.activation,
                           obs_normalization=source.obs_normalization)
     algorithm = GenPOAlgorithmCfg(**{f.name: copy.deepcopy(getattr(rl_cfg.algorithm, f.name))
                                      for f in fields(RslRlPpoAlgorithmCfg) if f.name != "class_name"})
+    if recipe_name is not None:
+        chosen = genpo_config.recipe(recipe_name)
+        actor = dataclasses.replace(actor, **{k: tuple(v) if isinstance(v, list) else v
+                                              for k, v in chosen["policy"].items()})
+        algorithm = dataclasses.replace(algorithm, **chosen["algorithm"])
     return MjlabGenPORunnerCfg(actor=actor, algorithm=algorithm, **runner)
 
 
@@ -202,17 +223,21 @@ def register_genpo_twins() -> dict[str, str]:
 
     registered = set(list_tasks())
     for task_id in sorted(registered):
-        if task_id.endswith(TWIN_SUFFIX) or task_id + TWIN_SUFFIX in registered:
+        if task_id.endswith((TWIN_SUFFIX, TWIN_SUFFIX + PAPER_SUFFIX)) or task_id + TWIN_SUFFIX in registered:
             continue
         rl_cfg = load_rl_cfg(task_id)
         reason = why_no_twin(rl_cfg)
         if reason:
             SKIPPED[task_id] = reason
             continue
-        register_mjlab_task(task_id + TWIN_SUFFIX, env_cfg=load_env_cfg(task_id),
-                            play_env_cfg=load_env_cfg(task_id, play=True), rl_cfg=derive_mjlab_genpo_cfg(rl_cfg),
-                            runner_cls=load_runner_cls(task_id))
-        TWINS[task_id + TWIN_SUFFIX] = task_id
+        twins = {task_id + TWIN_SUFFIX: task_recipe(task_id)}
+        if task_recipe(task_id) is not None:  # the paper's GenPO, one task id away
+            twins[task_id + TWIN_SUFFIX + PAPER_SUFFIX] = "paper"
+        for twin, recipe_name in twins.items():
+            register_mjlab_task(twin, env_cfg=load_env_cfg(task_id), play_env_cfg=load_env_cfg(task_id, play=True),
+                                rl_cfg=derive_mjlab_genpo_cfg(rl_cfg, recipe_name),
+                                runner_cls=load_runner_cls(task_id))
+            TWINS[twin] = task_id
     return TWINS
 
 

@@ -21,15 +21,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from genpo_rsl.compat import register, rsl_rl_version
-from genpo_rsl.config import validate_genpo_algorithm
+from genpo_rsl.config import RECIPES, validate_genpo_algorithm
 from genpo_rsl.demos.policy import hold_actor_normalizer, init_overrides, load_actor, warm_up_critic
 from genpo_rsl.overrides import apply_overrides, use_override_style
-from genpo_rsl.envs import make_task_env, seed_everything
+from genpo_rsl.envs import MIRROR_FUNCTIONS, SYMMETRY_MODES, make_task_env, seed_everything, symmetry_cfg
 from genpo_rsl.rundir import (RUN_FILE, append_resume, check_run_dir, default_run_dir, load_run, locked, run_record,
                               save_run)
 from genpo_rsl.scripts.common import (CommandExit, UsageError, add_debug_argument, add_override_arguments,
                                       as_usage_error, overrides_from_args, command)
-from genpo_rsl.train_config import ALGOS, build_runner_cfg, env_kwargs, task_settings
+from genpo_rsl.train_config import ALGOS, build_runner_cfg, env_kwargs, recipe_settings, task_settings
 from genpo_rsl.world import adapter
 
 PROG = "genpo-train"
@@ -45,6 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{DEFAULT_TASK}; with --resume: the run's)")
     parser.add_argument("--algo", default=None, choices=ALGOS,
                         help="genpo, or ppo for rsl_rl's Gaussian PPO (default: genpo; with --resume: the run's)")
+    parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
+                        help="GenPO's settings over the task's: 'paper' (the paper's coupled flow, fixed base, "
+                             "compression) or 'robot' (the locomotion recipe, the Genesis tasks' default); see "
+                             "README 'Recipes' (default: the task's own; with --resume: the run's)")
+    parser.add_argument("--symmetry", default=None, choices=SYMMETRY_MODES,
+                        help="left-right symmetry (rsl_rl's symmetry_cfg with the task's mirror function, for GenPO "
+                             "and PPO alike): 'augmentation' adds the mirrored samples to every minibatch (IsaacLab's "
+                             "default), 'mirror_loss' adds a mirror loss (weight algorithm.symmetry_cfg."
+                             "mirror_loss_coeff=..., default 1.0), 'both'. Tasks with a mirror function: "
+                             + ", ".join(MIRROR_FUNCTIONS) + " (default: off; with --resume: the run's)")
     parser.add_argument("--num-envs", type=int, default=None)
     parser.add_argument("--max-iterations", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None,
@@ -84,7 +94,8 @@ def fill_run_defaults(args: argparse.Namespace) -> argparse.Namespace:
     if args.resume and os.path.isfile(os.path.join(os.path.dirname(os.path.abspath(args.resume)), RUN_FILE)):
         with as_usage_error():
             run = load_run(args.resume)
-    for name, default in (("task", DEFAULT_TASK), ("algo", "genpo"), ("seed", 0)):
+    for name, default in (("task", DEFAULT_TASK), ("algo", "genpo"), ("seed", 0), ("recipe", None),
+                          ("symmetry", None)):
         given, recorded = getattr(args, name), run.get(name)
         if given is not None and recorded is not None and given != recorded:
             if name == "seed":
@@ -137,10 +148,18 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict, dict]:
         flags["num_envs"] = args.num_envs
     if args.max_iterations is not None:
         flags["max_iterations"] = args.max_iterations
+    if args.recipe is not None:
+        if args.algo != "genpo":
+            raise UsageError(f"--recipe {args.recipe}: recipes are GenPO settings; --algo {args.algo} takes none. "
+                             "Fix: drop --recipe, or --algo genpo")
+        flags.update(recipe_settings(args.recipe))
     settings = task_settings(args.task, flags)
     _check_positive_int("--num-envs", settings["num_envs"])
     _check_positive_int("--max-iterations", settings["max_iterations"])
     cfg = build_runner_cfg(args.algo, settings, experiment_name=f"{args.task}_{args.algo}", logger=args.logger)
+    if args.symmetry is not None:
+        with as_usage_error():
+            cfg["algorithm"]["symmetry_cfg"] = symmetry_cfg(args.task, args.symmetry)
     if args.logger == "wandb":
         logger = adapter().WANDB_LOGGER
         cfg["logger"] = {**logger, "project_name": args.wandb_project} if isinstance(logger, dict) else logger
@@ -295,7 +314,7 @@ def _learn(args, runner, env, log_dir: str, settings: dict, cfg: dict, overrides
                                     "time": time.strftime("%Y-%m-%d %H:%M:%S")})
         else:
             save_run(log_dir, run_record(args.task, args.algo, args.seed, settings, overrides, cfg, init=args.init,
-                                         hold_obs_normalizer=args.hold_obs_normalizer,
+                                         recipe=args.recipe, symmetry=args.symmetry, hold_obs_normalizer=args.hold_obs_normalizer,
                                          resumed_from=os.path.abspath(args.resume) if args.resume else None))
         print(f"{PROG}: {args.algo} on {args.task}, {settings['num_envs']} envs x {cfg['num_steps_per_env']} "
               f"steps, {cfg['max_iterations']} iterations, rsl-rl-lib {rsl_rl_version()}, logs in {log_dir}"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 
 import torch
+import torch.nn as nn
 from tensordict import TensorDict
 
 from rsl_rl.algorithms import PPO
@@ -59,6 +60,8 @@ class GenPO(GenPOMixin, PPO):
         if list(actions_shape) != [self.policy.action_dim]:
             raise ValueError(f"GenPO.init_storage: the env has actions of shape {list(actions_shape)}, but the "
                              f"policy was built for {self.policy.action_dim} actions.")
+        if self.doubled_symmetry is not None:
+            self.doubled_symmetry.check(obs, self.policy.action_dim)  # a bad mirror function fails before training
         super().init_storage(training_type, num_envs, num_transitions_per_env, obs, [2 * self.policy.action_dim])
 
     def compile(self, mode: str | None = None) -> None:
@@ -86,9 +89,14 @@ class GenPO(GenPOMixin, PPO):
 
     def process_env_step(self, obs: TensorDict, rewards: torch.Tensor, dones: torch.Tensor,
                          extras: dict[str, torch.Tensor]) -> None:
-        """rsl_rl 3.x's step bookkeeping without its per-step normaliser update (see the module docstring)."""
+        """rsl_rl 3.x's step bookkeeping without its per-step policy-normaliser update (see the module docstring);
+        RND (its normaliser and intrinsic reward) as rsl_rl 3.x does it."""
         self.transition.rewards = rewards.clone()
         self.transition.dones = dones
+        if self.rnd:
+            self.rnd.update_normalization(obs)
+            self.intrinsic_rewards = self.rnd.get_intrinsic_reward(obs)
+            self.transition.rewards += self.intrinsic_rewards
         if "time_outs" in extras:  # bootstrapping on time-outs, as rsl_rl does
             self.transition.rewards += self.gamma * torch.squeeze(
                 self.transition.values * extras["time_outs"].unsqueeze(1).to(self.device), 1)
@@ -97,14 +105,26 @@ class GenPO(GenPOMixin, PPO):
         self.policy.reset(dones)
 
     # ---------------------------------------------------------------- update
+    def _rnd_loss(self, obs: TensorDict) -> torch.Tensor:
+        """RND's predictor loss on ``obs``, as rsl_rl 3.x's PPO computes it inline."""
+        with torch.no_grad():
+            state = self.rnd.state_normalizer(self.rnd.get_rnd_state(obs))
+        return nn.functional.mse_loss(self.rnd.predictor(state), self.rnd.target(state).detach())
+
     def update(self) -> dict[str, float]:
         policy, flow = self.policy, self.policy.flow
         totals: dict[str, float] = {}
         generator = self.storage.mini_batch_generator(self.num_mini_batches, self.num_learning_epochs)
         for (obs, actions, old_values, advantages, returns, old_log_prob, *_unused_mu_sigma_hidden_masks) in generator:
+            rnd_loss = self._rnd_loss(obs) if self.rnd else None  # on the rollout's own samples
+            # Symmetry (if configured): mirrored samples after the originals, and the mirror loss.
+            obs, context, actions, old_log_prob, advantages, old_values, returns, original, symmetry_loss = (
+                self._augmented(flow, policy.context, obs, actions, old_log_prob.squeeze(-1), advantages.squeeze(-1),
+                                old_values, returns))
             stats = self._minibatch_step(
-                flow, policy.context(obs), actions, old_log_prob.squeeze(-1), advantages.squeeze(-1),
-                policy.evaluate(obs), old_values, returns, clip_groups=(policy.parameters(),),
+                flow, context, actions, old_log_prob, advantages, policy.evaluate(obs), old_values, returns,
+                clip_groups=(policy.parameters(),), original=original, symmetry_loss=symmetry_loss,
+                rnd_loss=rnd_loss,
             )
             # rsl_rl 3.x names the value loss "value_function" (5.x: "value"), so logs line up with its PPO's.
             self._accumulate(totals, stats, {"value": "value_function"})

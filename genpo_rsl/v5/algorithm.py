@@ -39,10 +39,20 @@ class GenPO(GenPOMixin, PPO):
                 "actor.class_name to 'genpo_rsl.v5:GenPOActor' (or 'rsl_rl.modules.GenPOActor' after `import genpo_rsl`)."
             )
         cfg = self._take_genpo_cfg(cfg, _PPO_KEYS)
+        if self.doubled_symmetry is not None:
+            if critic.is_recurrent:
+                raise ValueError("algorithm.symmetry_cfg: symmetry augmentation is not supported for recurrent "
+                                 "policies (as in rsl_rl's PPO). Fix: a feed-forward critic, or symmetry_cfg=None")
+            self.doubled_symmetry.check(storage.observations[0], actor.action_dim)  # a bad mirror fails now
         # The runner built storage for A-dim actions; GenPO stores the 2A dummy action.
         storage = RolloutStorage(storage.training_type, storage.num_envs, storage.num_transitions_per_env,
                                  storage.observations[0], [2 * actor.action_dim], storage.device)
         super().__init__(actor, critic, storage, **cfg)
+
+    @property
+    def rnd_optimizer(self):
+        """RND's own optimizer (rsl_rl 5.x keeps it on the RND module), stepped beside PPO's."""
+        return self.rnd.optimizer if self.rnd else None
 
     def compile(self, mode: str | None = None) -> None:
         """Honour the runner config's ``torch_compile_mode`` (rsl_rl 5.1+'s runner calls this after construction;
@@ -73,10 +83,15 @@ class GenPO(GenPOMixin, PPO):
         actor, flow = self._raw_actor, self._raw_actor.flow
         totals: dict[str, float] = {}
         for batch in self.storage.mini_batch_generator(self.num_mini_batches, self.num_learning_epochs):
+            # Symmetry (if configured): mirrored samples after the originals, and the mirror loss.
+            obs, context, actions, old_log_prob, advantages, values, returns, original, symmetry_loss = self._augmented(
+                flow, actor.context, batch.observations, batch.actions, batch.old_actions_log_prob.squeeze(-1),
+                batch.advantages.squeeze(-1), batch.values, batch.returns)
             stats = self._minibatch_step(
-                flow, actor.context(batch.observations), batch.actions, batch.old_actions_log_prob.squeeze(-1),
-                batch.advantages.squeeze(-1), self.critic(batch.observations), batch.values, batch.returns,
+                flow, context, actions, old_log_prob, advantages, self.critic(obs), values, returns,
                 clip_groups=(self.actor.parameters(), self.critic.parameters()),  # clipped apart, as rsl_rl 5.x does
+                original=original, symmetry_loss=symmetry_loss,
+                rnd_loss=self.rnd.compute_loss(batch.observations) if self.rnd else None,
             )
             self._accumulate(totals, stats, {})
         obs = self.storage.observations.flatten(0, 1)
@@ -85,6 +100,8 @@ class GenPO(GenPOMixin, PPO):
         # As in rsl_rl 5.x: normalisers move after the epochs, so the first minibatch's ratio is exactly 1.
         actor.update_normalization(obs)
         self._raw_critic.update_normalization(obs)
+        if self.rnd:
+            self.rnd.update_normalization(obs)
         actor.record_rollout_spread(self.storage.actions)  # logged by the runner as Policy/mean_std
         self.storage.clear()
         return losses

@@ -152,3 +152,31 @@ def test_frame_helpers():
     roll_deg, pitch_deg = _roll_pitch_deg(torch.tensor([[math.cos(roll / 2), math.sin(roll / 2), 0.0, 0.0]]))
     assert abs(float(roll_deg) - 30.0) < 1e-4 and abs(float(pitch_deg)) < 1e-4
     assert Go2Config().lin_vel_x == (0.5, 0.5), "the flat task's default is the Genesis example's 0.5 m/s forward"
+
+
+def test_the_mirror_is_an_involution_and_a_mirrored_rollout_of_a_mirrored_command_is_the_mirror_image(go2_env):
+    from genpo_rsl.envs.genesis_go2 import compute_symmetric_states, mirror_action, mirror_observation
+
+    generator = torch.Generator().manual_seed(0)
+    obs, actions = torch.randn(5, 45, generator=generator), torch.randn(5, 12, generator=generator)
+    assert torch.equal(mirror_observation(mirror_observation(obs)), obs)
+    assert torch.equal(mirror_action(mirror_action(actions)), actions)
+    assert not torch.allclose(mirror_observation(obs), obs) and not torch.allclose(mirror_action(actions), actions)
+    augmented, mirrored = compute_symmetric_states(obs=TensorDict({"policy": obs}, batch_size=[5]), actions=actions)
+    assert augmented["policy"].shape == (10, 45) and torch.equal(augmented["policy"][5:], mirror_observation(obs))
+    assert torch.equal(mirrored[:5], actions) and torch.equal(mirrored[5:], mirror_action(actions))
+
+    # Robots 2k and 2k+1 from the same reset: one follows a command and actions, the other their mirror images;
+    # its observations must be the mirror image of the first's at every step (the task is left-right symmetric).
+    env = go2_env
+    env.reset()
+    commands = torch.tensor([[0.6, 0.3, 0.5], [0.2, -0.4, -0.8], [-0.5, 0.1, 0.9], [0.8, 0.0, -0.3]])
+    paired = torch.stack([commands, commands * torch.tensor([1.0, -1.0, -1.0])], dim=1).reshape(8, 3)
+    env.commands = paired.to(env.commands.device)
+    for _ in range(12):  # < the 25-step episode and the 4 s command period: no reset, no resample
+        first = 0.3 * torch.randn(4, 12, generator=generator)
+        step_actions = torch.stack([first, mirror_action(first)], dim=1).reshape(8, 12)
+        obs, _, dones, _ = env.step(step_actions)
+        assert not bool(dones.any())
+        policy = obs["policy"]
+        torch.testing.assert_close(policy[1::2], mirror_observation(policy[0::2]), atol=2e-3, rtol=0)

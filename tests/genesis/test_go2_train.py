@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from genpo_rsl.compat import register, rsl_rl_major
+from genpo_rsl.config import RECIPES
 from genpo_rsl.train_config import build_runner_cfg, task_settings
 
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench")
@@ -85,14 +86,18 @@ def test_go2_study_smoke(tmp_path):
         assert len(run["records"]) == 2 and run["eval"]["episodes"] == 32
         assert 0.0 <= run["tail_tracking"] <= 1.0
     flows = {r["algo"]: r["settings"]["flow"] for r in first["results"]}
-    assert flows["multistep_state"] == {"flow": "multistep", "noise_scale": "state"}
+    assert flows["multistep_state"] == {"flow": "multistep", "noise_scale": "state", "head_dims": []}
+    assert flows["genpo"] == RECIPES["robot"]["policy"]  # the package's robot default
+    for run in first["results"]:  # left/right gait statistics of the evaluation
+        assert run["eval"]["asym_mean"] >= 0.0 and run["eval"]["asym_std"] >= 0.0
     second = go2.main(["--smoke", "--out", out, "--algos", "ppo", "genpo", "multistep_state"])
     assert second["trained"] == 0 and "GenPO" in second["table"] and "PPO" in second["table"]
-    omni = go2.main(["--smoke", "--out", out, "--task", "omni", "--algos", "ppo"])
-    assert omni["trained"] == 1 and os.path.getsize(os.path.join(out, "omni", "table.md")) > 0
+    omni = go2.main(["--smoke", "--out", out, "--task", "omni", "--algos", "ppo", "genpo_sym", "ppo_sym"])
+    assert omni["trained"] == 3 and os.path.getsize(os.path.join(out, "omni", "table.md")) > 0
+    assert "symmetry augmentation" in omni["table"]
     with open(os.path.join(out, "summary.json")) as f:
         runs = json.load(f)["runs"]
     assert sorted((r["task"], r["algo"]) for r in runs) == sorted(
         [("genesis/Go2-Velocity-Flat", a) for a in ("ppo", "genpo", "multistep_state")]
-        + [("genesis/Go2-Velocity-Flat-Omni", "ppo")])
-    assert all({"env_steps", "train_s", "eval", "seed"} <= set(r) for r in runs)
+        + [("genesis/Go2-Velocity-Flat-Omni", a) for a in ("ppo", "genpo_sym", "ppo_sym")])
+    assert all({"env_steps", "train_s", "eval", "seed", "variant"} <= set(r) for r in runs)

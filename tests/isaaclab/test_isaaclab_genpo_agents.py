@@ -46,9 +46,18 @@ def test_every_rsl_rl_task_gets_a_genpo_agent(isaaclab_tasks):
     for task_id in rsl_rl_ids:
         kwargs = gym.spec(task_id).kwargs
         for key in AGENT_KEYS:
-            assert kwargs[key] == entry_point(task_id), (task_id, key)
-    # ``--agent genpo`` is the key "genpo"; "genpo_cfg_entry_point" is the *_cfg_entry_point-style alias.
-    assert AGENT_KEYS == ("genpo", "genpo_cfg_entry_point")
+            if key == "genpo_with_symmetry_cfg_entry_point":  # only on IsaacLab's symmetry tasks
+                assert (key in kwargs) == ("rsl_rl_with_symmetry_cfg_entry_point" in kwargs), task_id
+                if key not in kwargs:
+                    continue
+            assert kwargs[key] == entry_point(task_id, key), (task_id, key)
+    # ``--agent genpo`` is the key "genpo", ``--agent genpo_paper`` the paper's recipe; the *_cfg_entry_point-style
+    # aliases name the same entries, and genpo_with_symmetry_cfg_entry_point sits beside IsaacLab's symmetry key.
+    assert AGENT_KEYS == ("genpo", "genpo_cfg_entry_point", "genpo_paper", "genpo_paper_cfg_entry_point",
+                          "genpo_with_symmetry_cfg_entry_point")
+    symmetric = [t for t in rsl_rl_ids if "rsl_rl_with_symmetry_cfg_entry_point" in gym.spec(t).kwargs]
+    assert len(symmetric) >= 13 and "Isaac-Velocity-Rough-Anymal-D-v0" in symmetric, symmetric
+    assert entry_point("Isaac-X-v0", "genpo_paper_cfg_entry_point") == "isaaclab_tasks_ext.agents:Isaac-X-v0@paper"
     # Both the training ids and their -Play- variants (play.py is run with the -Play- id).
     assert any("-Play-" in task_id for task_id in genpo_ids)
     assert any("-Play-" not in task_id for task_id in genpo_ids)
@@ -75,10 +84,11 @@ def test_tasks_without_rsl_rl_get_nothing(isaaclab_tasks):
 
 def test_genpo_cfg_resolves_for_every_task(isaaclab_tasks):
     """load_cfg_from_registry(task, key) for both keys and every task: GenPO's classes and every GenPO field."""
-    from genpo_rsl.config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS
+    from genpo_rsl.config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS, recipe
     from isaaclab_rl.rsl_rl import RslRlOnPolicyRunnerCfg
 
     from isaaclab_tasks_ext.genpo_cfg import GENPO_ALGORITHM_CLASS, GENPO_POLICY_CLASS, PPO_FIELDS, GenPORunnerCfg
+    from isaaclab_tasks_ext.registration import AGENT_VARIANTS, VARIANTS, agent_keys, task_recipe
     from isaaclab_tasks_ext.tuned import tuned_overrides
 
     failures = []
@@ -87,7 +97,16 @@ def test_genpo_cfg_resolves_for_every_task(isaaclab_tasks):
         try:
             base = _load(task_id, SOURCE_KEY)
             base_dict = base.to_dict()
-            for key in ("genpo_cfg_entry_point", "genpo"):
+            import gymnasium as gym
+
+            for key in agent_keys(gym.spec(task_id).kwargs):
+                recipe_name, source = VARIANTS[AGENT_VARIANTS[key]]
+                recipe_name = recipe_name or task_recipe(task_id)
+                chosen = recipe(recipe_name) if recipe_name else {"policy": {}, "algorithm": {}}
+                if "-Velocity-" in task_id:  # locomotion: the robot recipe by default, the paper's one key away
+                    assert recipe_name == ("paper" if "paper" in key else "robot")
+                base = _load(task_id, source)
+                base_dict = base.to_dict()
                 cfg = _load(task_id, key)
                 assert isinstance(cfg, GenPORunnerCfg) and isinstance(cfg, RslRlOnPolicyRunnerCfg)
                 d = cfg.to_dict()
@@ -99,7 +118,11 @@ def test_genpo_cfg_resolves_for_every_task(isaaclab_tasks):
                 assert not set(GAUSSIAN_POLICY_KEYS) & set(policy)
                 assert isinstance(policy["actor_obs_normalization"], bool)
                 assert isinstance(policy["critic_obs_normalization"], bool)
-                assert algorithm["rnd_cfg"] is None and algorithm["symmetry_cfg"] is None
+                assert algorithm["rnd_cfg"] == base_dict["algorithm"]["rnd_cfg"]  # kept: GenPO supports RND
+                if "symmetry" in key:  # the task's symmetry agent keeps its mirror function and flags
+                    assert algorithm["symmetry_cfg"] == base_dict["algorithm"]["symmetry_cfg"] is not None
+                else:  # --agent genpo behaves as before: no symmetry unless asked for
+                    assert algorithm["symmetry_cfg"] is None
                 assert d["experiment_name"] == base_dict["experiment_name"] + "_genpo"
                 assert d["empirical_normalization"] is None
                 for field in KEPT_RUNNER_FIELDS:
@@ -107,15 +130,17 @@ def test_genpo_cfg_resolves_for_every_task(isaaclab_tasks):
                 tuned = tuned_overrides(task_id) or {}
                 for field in PPO_FIELDS:
                     want = tuned.get("algorithm", {}).get(field, base_dict["algorithm"][field])
-                    assert algorithm[field] == want, field
+                    assert algorithm[field] == chosen["algorithm"].get(field, want), field
                 for field in ("actor_hidden_dims", "critic_hidden_dims", "activation"):
                     want = tuned.get("policy", {}).get(field, base_dict["policy"][field])
                     assert policy[field] == want, field
+                for field, value in chosen["policy"].items():  # the recipe wins over the paper's table
+                    assert policy[field] == value, field
                 if not tuned:
                     for field, default in {**FLOW_DEFAULTS}.items():
-                        assert policy[field] == default, field
+                        assert policy[field] == chosen["policy"].get(field, default), field
                     for field, default in GENPO_ALGORITHM_DEFAULTS.items():
-                        assert algorithm[field] == default, field
+                        assert algorithm[field] == chosen["algorithm"].get(field, default), field
                 # train.py dumps the agent cfg; configs must stay picklable and deep-copyable.
                 assert pickle.loads(pickle.dumps(cfg)).to_dict() == d
                 assert copy.deepcopy(cfg).to_dict() == d
@@ -146,16 +171,16 @@ def test_runner_cfg_dict_shape(isaaclab_tasks):
         "actor_hidden_dims": [512, 256, 128],
         "critic_hidden_dims": [512, 256, 128],
         "activation": "elu",
-        "flow": "coupled",
+        "flow": "multistep",  # the robot recipe of a locomotion task
         "num_steps": 5,
         "mix": 0.9,
         "history_coef": 0.97,
         "velocity_coef": 1.0,
         "time_embed_dim": 32,
         "time_hidden_dims": [64, 64],
-        "noise_scale": "fixed",
+        "noise_scale": "state",
         "init_noise_scale": 1.0,
-        "head_dims": [],
+        "head_dims": [128, 128],
     }
     assert list(d["algorithm"])[: len(base["algorithm"])] == list(base["algorithm"])
     assert list(d["algorithm"])[len(base["algorithm"]):] == [

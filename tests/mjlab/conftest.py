@@ -34,6 +34,7 @@ def cartpole_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def velocity_run(tmp_path_factory) -> Path:
-    """One iteration of the G1 velocity twin with the multistep flow; its runner writes ONNX at every save."""
+    """One iteration of the G1 velocity twin (the robot recipe: multistep flow, encode once); its runner writes ONNX
+    at every save."""
     return train_run(tmp_path_factory, VELOCITY + "-GenPO", "--agent.max-iterations", "1",
                      "--agent.actor.flow", "multistep")

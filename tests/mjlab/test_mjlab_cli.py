@@ -28,14 +28,17 @@ def listed_tasks(**env: str) -> list[str]:
 
 def test_list_envs_shows_a_twin_of_every_rsl_rl_task():
     tasks = listed_tasks()
-    stock = [task for task in tasks if not task.endswith("-GenPO")]
+    stock = [task for task in tasks if not task.endswith(("-GenPO", "-GenPO-Paper"))]
     assert CARTPOLE in stock and VELOCITY in stock, tasks
     for task in stock:
         if task in IMAGE_TASKS:
             assert task + "-GenPO" not in tasks
         else:
             assert task + "-GenPO" in tasks, f"{task} has no GenPO twin in {tasks}"
-    assert len(tasks) == 2 * len(stock) - len(IMAGE_TASKS)
+        # Locomotion twins have the robot recipe; the paper's GenPO is a second twin, of those tasks only.
+        assert (task + "-GenPO-Paper" in tasks) == ("-Velocity-" in task), task
+    velocity = [task for task in stock if "-Velocity-" in task]
+    assert velocity and len(tasks) == 2 * len(stock) - len(IMAGE_TASKS) + len(velocity)
 
 
 def test_disable_hook_switches_the_twins_off():
@@ -90,9 +93,9 @@ def test_velocity_twin_exports_genpo_policy_to_onnx(velocity_run):
     assert settings["flow"] == "multistep"
     stamp = checkpoint["infos"]["genpo_rsl"]["flow"]  # --agent.actor.flow reached the actor
     assert "history_coef" in stamp and "mix" not in stamp
-    obs_dim = checkpoint["actor_state_dict"]["flow.velocity.in_context.weight"].shape[1]
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (onnx_input,), (onnx_output,) = session.get_inputs(), session.get_outputs()
+    obs_dim = onnx_input.shape[-1]
     action_dim = onnx_output.shape[-1]
     actor = GenPOActor(TensorDict({"actor": torch.zeros(1, obs_dim)}, batch_size=[1]), {"actor": ["actor"]}, "actor",
                        action_dim, **settings)

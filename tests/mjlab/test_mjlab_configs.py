@@ -15,7 +15,7 @@ from mjlab.scripts.train import TrainConfig
 from mjlab.tasks.registry import list_tasks, load_env_cfg, load_rl_cfg, load_runner_cls
 
 from genpo_rsl.checkpoint import CheckpointError
-from genpo_rsl.config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS
+from genpo_rsl.config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS, recipe
 from genpo_rsl.integrations import mjlab as integration
 from mjlab_helpers import CARTPOLE, VELOCITY
 
@@ -32,26 +32,34 @@ def flat(text: str) -> str:
 
 
 def test_every_ppo_task_has_a_twin_with_its_settings():
-    assert set(integration.TWINS) == {task for task in list_tasks() if task.endswith("-GenPO")}
-    assert set(integration.TWINS.values()) | set(integration.SKIPPED) == {
-        task for task in list_tasks() if not task.endswith("-GenPO")}
+    twins = {task for task in list_tasks() if task.endswith(("-GenPO", "-GenPO-Paper"))}
+    assert set(integration.TWINS) == twins
+    assert set(integration.TWINS.values()) | set(integration.SKIPPED) == set(list_tasks()) - twins
     for twin, task in integration.TWINS.items():
         ppo, genpo = load_rl_cfg(task), load_rl_cfg(twin)
+        chosen = "paper" if twin.endswith("-Paper") else integration.task_recipe(task)
+        assert chosen == ("robot" if "-Velocity-" in task and not twin.endswith("-Paper") else
+                          "paper" if twin.endswith("-Paper") else None)
+        sections = recipe(chosen) if chosen else {"policy": {}, "algorithm": {}}
         for f in fields(RslRlOnPolicyRunnerCfg):
             if f.name not in ("actor", "algorithm", "experiment_name"):
                 assert getattr(genpo, f.name) == getattr(ppo, f.name), (twin, f.name)
-        assert genpo.experiment_name == ppo.experiment_name + "_genpo"
+        assert genpo.experiment_name == ppo.experiment_name + "_genpo" + ("_paper" if chosen == "paper" else "")
         for f in fields(RslRlPpoAlgorithmCfg):
             if f.name != "class_name":
-                assert getattr(genpo.algorithm, f.name) == getattr(ppo.algorithm, f.name), (twin, f.name)
+                want = sections["algorithm"].get(f.name, getattr(ppo.algorithm, f.name))
+                assert getattr(genpo.algorithm, f.name) == want, (twin, f.name)
         assert (genpo.actor.hidden_dims, genpo.actor.activation, genpo.actor.obs_normalization) == (
             tuple(ppo.actor.hidden_dims), ppo.actor.activation, ppo.actor.obs_normalization)
         assert load_runner_cls(twin) is load_runner_cls(task)
         assert load_env_cfg(twin) == load_env_cfg(task) and load_env_cfg(twin, play=True) == load_env_cfg(task, play=True)
-        # Every GenPO setting of genpo_rsl.config is a typed field with its default.
+        # Every GenPO setting of genpo_rsl.config is a typed field with its default, or the recipe's value.
+        expected = {**FLOW_DEFAULTS, **sections["policy"]}
         assert {key: getattr(genpo.actor, key) for key in FLOW_DEFAULTS} == {
-            key: tuple(v) if isinstance(v, list) else v for key, v in FLOW_DEFAULTS.items()}
-        assert {key: getattr(genpo.algorithm, key) for key in GENPO_ALGORITHM_DEFAULTS} == GENPO_ALGORITHM_DEFAULTS
+            key: tuple(v) if isinstance(v, list) else v for key, v in expected.items()}
+        assert {key: getattr(genpo.algorithm, key) for key in GENPO_ALGORITHM_DEFAULTS} == {
+            **GENPO_ALGORITHM_DEFAULTS, **{k: v for k, v in sections["algorithm"].items()
+                                           if k in GENPO_ALGORITHM_DEFAULTS}}
 
 
 def test_image_tasks_have_no_twin_and_say_why():
