@@ -139,5 +139,39 @@ def test_mujoco_tasks_default_to_the_state_noise_scale_and_other_tasks_keep_the_
     paper = build_runner_cfg("genpo", task_settings(task, {"flow": {"noise_scale": "fixed"}}), major=5)["actor"]
     assert paper["noise_scale"] == "fixed"
     assert build_runner_cfg("genpo", task_settings(task), major=3)["policy"]["noise_scale"] == "state"
-    for other in ("toy/TwoGoalReach", "Pendulum-v1", "genesis/Go2-Velocity-Flat"):
+    for other in ("toy/TwoGoalReach", "Pendulum-v1"):  # (the Genesis robots have the robot recipe: test_recipes)
         assert build_runner_cfg("genpo", task_settings(other), major=5)["actor"]["noise_scale"] == "fixed"
+
+
+@pytest.mark.parametrize("kind", ["coupled", "multistep"])
+def test_max_noise_scale_bounds_sigma_smoothly_and_starts_at_the_initial_scale(kind):
+    """Below e^2 the state-dependent sigma is bounded smoothly: it starts at init_noise_scale, never passes the
+    bound however the head moves, keeps a gradient there (a clamp's would vanish), and the log-prob stays exact."""
+    from genpo_rsl.flow import make_flow
+
+    flow = make_flow(3, 4, kind, num_steps=3, hidden_dims=[16], noise_scale="state", init_noise_scale=0.8,
+                     max_noise_scale=1.2, time_embed_dim=8, time_hidden_dims=[8])
+    context = torch.randn(64, 4)
+    torch.testing.assert_close(flow.log_scale(context).exp(), torch.full((64, 6), 0.8))
+    with torch.no_grad():
+        flow.noise_scale_head.bias.fill_(50.0)  # far past the bound
+    log_scale = flow.log_scale(context)
+    assert bool((log_scale.exp() <= 1.2 + 1e-6).all()) and log_scale.exp().min() > 1.19
+    log_scale.sum().backward()
+    assert flow.noise_scale_head.bias.grad.abs().min() > 0  # smooth: PPO can still pull it down
+    dummy, log_prob = flow.sample(context)
+    torch.testing.assert_close(flow.log_prob(context, dummy), log_prob, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match=r"init_noise_scale: must be below max_noise_scale=1.2"):
+        make_flow(3, 4, kind, hidden_dims=[16], noise_scale="state", init_noise_scale=1.5, max_noise_scale=1.2)
+    with pytest.raises(ValueError, match=r"max_noise_scale: must be a number in \(0, 7.38906\]"):
+        make_flow(3, 4, kind, hidden_dims=[16], noise_scale="state", max_noise_scale=10.0)
+
+
+def test_the_default_bound_is_todays_hard_clamp():
+    from genpo_rsl.flow import make_flow
+
+    flow = make_flow(3, 4, "coupled", hidden_dims=[16], noise_scale="state")
+    assert not flow.soft_bound and flow.settings()["max_noise_scale"] == pytest.approx(math.exp(2.0))
+    with torch.no_grad():
+        flow.noise_scale_head.bias.fill_(5.0)
+    assert flow.log_scale(torch.zeros(2, 4)).max().item() == 2.0

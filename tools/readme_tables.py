@@ -1,7 +1,7 @@
-"""Rewrite README.md's generated configuration tables (between the markers) from the field declarations.
+"""Rewrite docs/configuration.md's generated configuration tables (between the markers) from the field declarations.
 
     .venv/bin/python tools/readme_tables.py          # rewrite in place
-    .venv/bin/python tools/readme_tables.py --check  # exit 1 if README is stale
+    .venv/bin/python tools/readme_tables.py --check  # exit 1 if the tables are stale
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ START, END = "<!-- generated: genpo_rsl.config.configuration_tables() -->\n", "<
 
 
 def main() -> int:
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "configuration.md")
     with open(path, encoding="utf-8") as f:
         text = f.read()
     head, _, rest = text.partition(START)

@@ -24,6 +24,8 @@ NOISE_SCALE_MODES = ("fixed", "learned", "state")
 # observation cannot make the base degenerate (sigma -> 0) or explode.
 STATE_LOG_SCALE_MIN = -5.0
 STATE_LOG_SCALE_MAX = 2.0
+#: The largest max_noise_scale (e^2, the hard clamp): below it the upper bound is smooth (see max_noise_scale).
+HARD_MAX_NOISE_SCALE = math.exp(STATE_LOG_SCALE_MAX)
 
 
 #: The settings every flow takes (a flow's own are its class's ``own_fields``).
@@ -38,6 +40,10 @@ COMMON_FIELDS: tuple[Field, ...] = (
           choices=NOISE_SCALE_MODES),
     Field("init_noise_scale", 1.0, "Initial base-noise scale sigma (the constant scale when noise_scale is "
           "'fixed').", low=0.0, low_open=True),
+    Field("max_noise_scale", HARD_MAX_NOISE_SCALE, "noise_scale='state' only: the upper bound of sigma(s). Below "
+          "e^2 (the default, a hard clamp) it is smooth, log sigma = log max - softplus(log max - raw), so the "
+          "entropy bonus cannot inflate sigma past it and PPO's gradient never vanishes there; must exceed "
+          "init_noise_scale.", low=0.0, low_open=True, high=HARD_MAX_NOISE_SCALE),
     Field("head_dims", [], "Encode once: hidden sizes of a small velocity head run at every flow step, while "
           "hidden_dims become an observation encoder run once per sample, whose output enters the head's first "
           "layer (as the observation enters today's). Empty: no encoder, the whole MLP runs per velocity call (the "
@@ -104,6 +110,7 @@ class ExactFlow(nn.Module):
         noise_scale: str = "fixed",
         init_noise_scale: float = 1.0,
         head_dims: list[int] | tuple[int, ...] = (),
+        max_noise_scale: float = HARD_MAX_NOISE_SCALE,
     ) -> None:
         super().__init__()
         check_int("action_dim", action_dim, 1)
@@ -112,9 +119,13 @@ class ExactFlow(nn.Module):
         if not hidden_dims or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden_dims):
             raise ValueError(f"hidden_dims: must be a non-empty list of positive integers, got {hidden_dims!r}")
         given = {"num_steps": num_steps, "time_embed_dim": time_embed_dim, "time_hidden_dims": time_hidden_dims,
-                 "noise_scale": noise_scale, "init_noise_scale": init_noise_scale, "head_dims": head_dims}
+                 "noise_scale": noise_scale, "init_noise_scale": init_noise_scale, "head_dims": head_dims,
+                 "max_noise_scale": max_noise_scale}
         for field in COMMON_FIELDS:
             field.check(given[field.name])
+        if noise_scale == "state" and not init_noise_scale < max_noise_scale:
+            raise ValueError(f"init_noise_scale: must be below max_noise_scale={max_noise_scale:g} (sigma starts "
+                             f"inside its bound), got {init_noise_scale!r}")
         time_hidden_dims = list(time_hidden_dims)
         make_activation(activation)  # validate early, with the field's name in the message
 
@@ -136,14 +147,21 @@ class ExactFlow(nn.Module):
         log_scale = torch.full((2 * self.action_dim,), math.log(init_noise_scale))
         self.noise_scale_head: nn.Linear | None = None
         self.log_scale_min, self.log_scale_max = STATE_LOG_SCALE_MIN, STATE_LOG_SCALE_MAX  # TorchScript reads these
+        self.max_noise_scale = float(max_noise_scale)
+        self.soft_bound = self.max_noise_scale < HARD_MAX_NOISE_SCALE  # a bool and a float: TorchScript reads them
+        self.log_scale_bound = math.log(self.max_noise_scale)
         if noise_scale == "learned":
             self.log_noise_scale = nn.Parameter(log_scale)
         elif noise_scale == "state":
             # Starts state-independent at init_noise_scale; PPO's gradients then make it depend on the state.
             self.noise_scale_head = nn.Linear(self.context_dim, 2 * self.action_dim)
+            raw = log_scale
+            if self.soft_bound:  # the raw value whose bounded log sigma is log(init_noise_scale)
+                raw = torch.full_like(log_scale, self.log_scale_bound - math.log(
+                    math.expm1(self.log_scale_bound - math.log(init_noise_scale))))
             with torch.no_grad():
                 self.noise_scale_head.weight.zero_()
-                self.noise_scale_head.bias.copy_(log_scale)
+                self.noise_scale_head.bias.copy_(raw)
         else:
             self.register_buffer("log_noise_scale", log_scale)
         self.noise_scale_mode = noise_scale
@@ -188,14 +206,20 @@ class ExactFlow(nn.Module):
             return self.log_noise_scale
         if context is None:
             raise ValueError("noise_scale='state': the base-noise scale depends on the observation; pass the context")
-        return self.noise_scale_head(context).clamp(self.log_scale_min, self.log_scale_max)
+        return self._bounded(self.noise_scale_head(context))
+
+    def _bounded(self, raw: torch.Tensor) -> torch.Tensor:
+        """log sigma of the state head's raw output: under the smooth bound (max_noise_scale < e^2), then clamped."""
+        if self.soft_bound:
+            raw = self.log_scale_bound - nn.functional.softplus(self.log_scale_bound - raw)
+        return raw.clamp(self.log_scale_min, self.log_scale_max)
 
     @property
     def noise_scale(self) -> torch.Tensor:
         """sigma (2A,); for noise_scale="state" the scale at a zero (normalised: the mean) context."""
         if self.noise_scale_head is None:
             return self.log_noise_scale.exp()
-        return self.noise_scale_head.bias.clamp(self.log_scale_min, self.log_scale_max).exp()
+        return self._bounded(self.noise_scale_head.bias).exp()
 
     def entropy(self, context: torch.Tensor | None = None) -> torch.Tensor:
         """Exact differential entropy of the dummy action: H(base) + log|det J|.
@@ -209,10 +233,11 @@ class ExactFlow(nn.Module):
 
     def settings(self) -> dict:
         """The settings a state dict does not carry as weights, stamped into checkpoints and compared on load:
-        ``num_steps``, ``noise_scale`` and the flow's own fields (the kind is read from the weights themselves)."""
+        ``num_steps``, ``noise_scale``, ``head_dims``, ``max_noise_scale`` and the flow's own fields (the kind is
+        read from the weights themselves; a stamp without a key, from an older version, is not compared on it)."""
         own = {f.name: getattr(self, f.name) for f in self.own_fields}
         return {"num_steps": int(self.num_steps), "noise_scale": self.noise_scale_mode, "head_dims": self.head_dims,
-                **own}
+                "max_noise_scale": self.max_noise_scale, **own}
 
     # ---------------------------------------------------------------- maps (subclasses)
     def forward(self, context: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ a GenPO config resolved through IsaacLab (``--agent genpo``) without a simulator
 rsl_rl: a TensorDict of observation groups (``"policy"``, optionally ``"critic"``), rewards of shape (num_envs,),
 ``dones`` as ``torch.long``, ``extras["time_outs"]`` and ``extras["log"]``, ``episode_length_buf`` /
 ``max_episode_length`` (the runner randomises the first for ``init_at_random_ep_len``), ``clip_actions``, ``cfg``,
-``device`` and ``unwrapped.step_dt``.
+``device``, ``unwrapped.step_dt`` and the ``observation_manager.active_terms`` IsaacLab's symmetry functions read.
 
 The dynamics are a toy with a learnable signal: observations follow a stable linear system driven by the action,
 the reward is ``-mean((action - tanh(obs @ W))^2)`` for a fixed random ``W``; episodes time out after
@@ -13,6 +13,8 @@ the reward is ``-mean((action - tanh(obs @ W))^2)`` for a fixed random ``W``; ep
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import torch
 from tensordict import TensorDict
@@ -48,6 +50,10 @@ class StandInVecEnv(VecEnv):
         self._privileged = torch.randn(self.num_obs, self.num_critic_obs or 1, generator=self._gen)
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=device)
         self._obs = self._sample_obs(self.num_envs)
+        # What IsaacLab's symmetry functions read of the env (anymal.py: is a height scan among the policy terms?).
+        terms = ["base_lin_vel", "base_ang_vel", "projected_gravity", "velocity_commands", "joint_pos", "joint_vel",
+                 "actions"] + (["height_scan"] if self.num_obs > 48 else [])
+        self.observation_manager = SimpleNamespace(active_terms={"policy": terms})
 
     @property
     def unwrapped(self) -> StandInVecEnv:
