@@ -142,3 +142,49 @@ def test_an_explicit_max_iterations_beats_the_config_file(tmp_path):
     quiet_train([*SMALL, "--log-dir", str(tmp_path / "run"), "--config", str(config)])  # SMALL says 1
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["train_cfg"]["max_iterations"] == 1
+
+
+def test_the_documented_tensorboard_tag_of_the_raw_return_is_the_one_written(tmp_path):
+    """docs/studies.md names the raw return's tag; a run's event file has exactly that tag."""
+    import pathlib
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    folder = tmp_path / "tags"
+    quiet_train([*SMALL, "--max-iterations", "3", "num_steps_per_env=60", "--log-dir", str(folder)])
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert "/episode_return" in tags, sorted(tags)
+    docs = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "studies.md").read_text()
+    assert "tensorboard tag, `/episode_return`" in docs
+
+
+def test_play_is_one_result_line_and_video_on_a_toy_task_is_a_usage_error(tmp_path, capsys):
+    from genpo_rsl.scripts import play
+
+    final = quiet_train([*SMALL, "--log-dir", str(tmp_path / "p")])
+    assert play.main(["--checkpoint", final, "--episodes", "2", "--num-envs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("genpo-play: ") and "Actor" not in out  # no model dump
+    assert play.main(["--checkpoint", final, "--video", str(tmp_path / "v.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--video: toy/PointReach has no renderer" in err
+
+
+def test_export_refuses_a_file_name_of_the_other_format(tmp_path, capsys):
+    from genpo_rsl.scripts import export
+
+    final = quiet_train([*SMALL, "--log-dir", str(tmp_path / "e")])
+    assert export.main(["--checkpoint", final, "--format", "jit", "--output", str(tmp_path / "p.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Fix: --output" in err and "p.pt" in err
+    assert not (tmp_path / "p.onnx").exists()
+
+
+def test_a_mujoco_task_prints_each_mujoco_warning_once(capfd):
+    from genpo_rsl.envs import make_env
+
+    make_env("HalfCheetah-v5", num_envs=4).close()
+    captured = capfd.readouterr()
+    assert (captured.out + captured.err).count("settotalmass") == 1  # HalfCheetah's model: once, not per env

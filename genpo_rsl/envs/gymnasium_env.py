@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -35,6 +36,29 @@ from .toy import EpisodeLog, EpisodeStatistics
 DEFAULT_MAX_EPISODE_LENGTH = 1_000_000
 
 VECTORIZATIONS = ("sync", "async")
+
+
+@contextlib.contextmanager
+def _each_mujoco_warning_once():
+    """MuJoCo's C-level warnings (e.g. HalfCheetah's deprecated 'settotalmass', printed at every model compile) are
+    printed once each while building the sub-envs; nothing changes where MuJoCo is not installed."""
+    try:
+        import mujoco
+    except ImportError:
+        yield
+        return
+    previous, seen = mujoco.get_mju_user_warning(), set()
+
+    def once(message: str) -> None:
+        if message not in seen:
+            seen.add(message)
+            print(f"WARNING: {message}", file=sys.stderr)
+
+    mujoco.set_mju_user_warning(once)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
 
 
 class GymnasiumVecEnv(EpisodeLog, VecEnv):
@@ -113,14 +137,15 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
             make_kwargs["render_mode"] = render_mode
         if max_episode_steps is not None:
             make_kwargs["max_episode_steps"] = max_episode_steps
-        self._raw_vec = gym.make_vec(
-            spec.id,
-            num_envs=num_envs,
-            vectorization_mode=vectorization,
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-            wrappers=wrappers,
-            **make_kwargs,
-        )
+        with _each_mujoco_warning_once():  # every sub-env compiles the same model: one warning, not num_envs
+            self._raw_vec = gym.make_vec(
+                spec.id,
+                num_envs=num_envs,
+                vectorization_mode=vectorization,
+                vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+                wrappers=wrappers,
+                **make_kwargs,
+            )
         try:
             _check_spaces(spec.id, self._raw_vec.single_observation_space, self._raw_vec.single_action_space)
         except ValueError:

@@ -15,7 +15,7 @@ import os
 from genpo_rsl.checkpoint import GENPO, CheckpointError, describe_checkpoint
 from genpo_rsl.export import EXPORT_FORMATS, ExportReport, write_policy
 from genpo_rsl.overrides import use_override_style
-from genpo_rsl.scripts.common import add_debug_argument, load_runner, command
+from genpo_rsl.scripts.common import UsageError, add_debug_argument, command, load_runner
 
 PROG = "genpo-export"
 
@@ -50,6 +50,12 @@ def run(argv=None) -> ExportReport:
 
 
 def _export(args: argparse.Namespace) -> ExportReport:
+    suffix = {"onnx": ".onnx", "jit": ".pt"}[args.format]
+    if args.output and os.path.splitext(args.output)[1] in (".onnx", ".pt", ".pth", ".jit") and \
+            (os.path.splitext(args.output)[1] == ".onnx") != (args.format == "onnx"):
+        raise UsageError(f"--output {args.output}: a {args.format} file under another format's name. Fix: --output "
+                         f"{os.path.splitext(args.output)[0]}{suffix}, or --format "
+                         f"{'onnx' if args.format == 'jit' else 'jit'}")
     info = describe_checkpoint(args.checkpoint)  # missing, empty, truncated or not a checkpoint: clear errors
     if info.policy != GENPO:
         raise CheckpointError(

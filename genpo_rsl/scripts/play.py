@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 
 from genpo_rsl.envs import seed_everything
+from genpo_rsl.rundir import load_run
 from genpo_rsl.overrides import use_override_style
 from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_rollout_arguments, load_runner,
                                       command)
@@ -26,6 +27,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _recorded_task(checkpoint: str) -> str:
+    """The task of the run the checkpoint belongs to ("" when its run.json cannot tell; loading then says why)."""
+    try:
+        return str(load_run(checkpoint).get("task", ""))
+    except (OSError, ValueError):
+        return ""
+
+
 def run(argv=None) -> dict:
     args = parse_args(argv)
     with use_override_style("genpo"):
@@ -37,10 +46,15 @@ def _play(args: argparse.Namespace) -> dict:
         raise UsageError(f"--episodes: must be >= 1, got {args.episodes}")
     if args.num_envs is not None and args.num_envs < 1:
         raise UsageError(f"--num-envs: must be >= 1, got {args.num_envs}")
+    if args.video:
+        task = _recorded_task(args.checkpoint)
+        if task.startswith("toy/"):
+            raise UsageError(f"--video: {task} has no renderer (the toy tasks draw nothing). Fix: drop --video; it "
+                             "records gymnasium MuJoCo and genesis/Go2 tasks")
     seed_everything(args.seed)
     num_envs = args.num_envs or min(args.episodes, 8)
-    runner, env, run_info = load_runner(args.checkpoint, num_envs, args.seed, args.device,
-                                   **({"render_mode": "rgb_array"} if args.video else {}))
+    runner, env, run_info = load_runner(args.checkpoint, num_envs, args.seed, args.device, quiet=True,
+                                        **({"render_mode": "rgb_array"} if args.video else {}))
     deterministic = not args.stochastic
     try:
         if args.video:
