@@ -71,6 +71,7 @@ class DeterministicFlowPolicy(ExportablePolicy):
         self.obs_normalizer = obs_normalizer
         self.flow = flow
         self.obs_dim = flow.context_dim
+        self.input_size = self.obs_dim  # what rsl_rl's exportable models call it (mjlab's tracking exporter reads it)
         self.action_dim = flow.action_dim
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
