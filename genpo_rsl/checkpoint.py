@@ -220,8 +220,9 @@ def _check_kind(info: CheckpointInfo, expected: CheckpointInfo) -> None:
     if info.policy == expected.policy or UNKNOWN in (info.policy, expected.policy):
         return
     if expected.policy == GENPO:
-        fix = ("point to a checkpoint of a GenPO run, or train the Gaussian policy with rsl_rl's own classes "
-               "(policy/actor class_name 'ActorCritic'/'MLPModel' and algorithm class_name 'PPO')")
+        fix = ("point to a checkpoint of a GenPO run; to use this Gaussian one, genpo-train --algo ppo (in your "
+               "own config: rsl_rl's classes, policy/actor class_name 'ActorCritic'/'MLPModel' and algorithm "
+               "class_name 'PPO')")
     else:
         fix = ("load it into a GenPO model (algorithm class_name 'rsl_rl.algorithms.GenPO' with the GenPO policy "
                "class, after `import genpo_rsl`), e.g. through genpo_rsl.runner.GenPORunner")
@@ -320,8 +321,9 @@ def _check_shapes(found: dict, expected: dict, section: str, info: CheckpointInf
     raise CheckpointError(
         f"{_where(info)} ({section}) was saved from a model with a different configuration: {'; '.join(parts)}. "
         "The hidden sizes, flow/time-embedding sizes, noise_scale mode or observation normalisation differ from "
-        "the config used now. Fix: use the policy config of the run that wrote it (its params/ or git/ folder "
-        "in the log directory has it).")
+        "the config used now. Fix: use the policy config of the run that wrote it: genpo-train's run.json beside "
+        "the checkpoint (genpo-play and genpo-export read it, --resume takes it), or params/agent.yaml in the log "
+        "directory of an IsaacLab or mjlab run.")
 
 
 

@@ -188,3 +188,31 @@ def test_a_mujoco_task_prints_each_mujoco_warning_once(capfd):
     make_env("HalfCheetah-v5", num_envs=4).close()
     captured = capfd.readouterr()
     assert (captured.out + captured.err).count("settotalmass") == 1  # HalfCheetah's model: once, not per env
+
+
+def test_a_bare_toy_or_genesis_name_suggests_the_packages_own_id(capsys):
+    code = train.main(["--task", "PointReach", "--max-iterations", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "'toy/PointReach'" in err
+
+
+@pytest.mark.parametrize("command", ["play", "export"])
+def test_the_fix_a_checkpoint_mismatch_prints_is_typeable_in_the_command_that_printed_it(tmp_path, capsys, command):
+    import shlex
+
+    from genpo_rsl.scripts import export, play
+
+    folder = tmp_path / "m"
+    final = quiet_train([*SMALL, "policy.num_steps=2", "--log-dir", str(folder)])
+    run = json.loads((folder / "run.json").read_text())
+    section = next(s for s in run["train_cfg"].values() if isinstance(s, dict) and "num_steps" in s)
+    section["num_steps"] = 3  # a run.json that no longer matches its checkpoint
+    (folder / "run.json").write_text(json.dumps(run))
+    main = {"play": play.main, "export": export.main}[command]
+    base = ["--checkpoint", final] + (["--episodes", "1", "--num-envs", "1"] if command == "play" else
+                                      ["--output", str(tmp_path / "p.onnx")])
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    fix = err.split("Fix: add ")[1].split(" to load it")[0]
+    assert fix == "policy.num_steps=2"
+    assert main([*base, *shlex.split(fix)]) == 0  # the printed fix, typed as printed

@@ -337,7 +337,13 @@ def _find_spec(task: str) -> gym.envs.registration.EnvSpec:
     try:
         return gym.spec(task)
     except gym.error.Error as err:
-        close = difflib.get_close_matches(task, list(gym.registry), n=5, cutoff=0.6)
+        from . import TOY_ENVS  # the package's own task names: toy/PointReach, genesis/Go2-...
+        from .genesis_go2 import TASKS as GENESIS_TASKS  # (imports no Genesis)
+
+        ours = sorted({*TOY_ENVS, *GENESIS_TASKS})
+        close = [name for name in ours if name.split("/", 1)[-1].lower() == task.lower()]
+        close += difflib.get_close_matches(task, [*gym.registry, *ours], n=5, cutoff=0.6)
+        close = list(dict.fromkeys(close))[:5]
         hint = f" Did you mean one of {close}?" if close else ""
         raise ValueError(
             f"task: {task!r} is not a registered gymnasium environment ({err}).{hint} "

@@ -158,9 +158,10 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_runner(checkpoint: str, num_envs: int = 1, seed: int = 0, device: str = "cpu", quiet: bool = False,
-                **env_kwargs: Any):
+                overrides: dict[str, Any] | None = None, **env_kwargs: Any):
     """A GenPORunner for a genpo-train run: the env (with the reward settings it trained with) and config from its
-    run.json, ``checkpoint`` loaded; ``env_kwargs`` add to (or replace) the run's env arguments.
+    run.json, ``checkpoint`` loaded; ``env_kwargs`` add to (or replace) the run's env arguments; ``overrides``
+    (KEY=VALUE of the command line) change the model's config, e.g. the fix a checkpoint mismatch names.
 
     The saved config is in the world that trained it; it is rebuilt for the installed world, so that the
     checkpoint loader, not the config, reports a cross-version mismatch (naming the version that wrote it).
@@ -183,6 +184,8 @@ def load_runner(checkpoint: str, num_envs: int = 1, seed: int = 0, device: str =
             cfg = apply_overrides(build_runner_cfg(run["algo"], run["settings"],
                                                    experiment_name=run["train_cfg"].get("experiment_name", "genpo")),
                                   run.get("overrides", {}))
+        if overrides:
+            cfg = apply_overrides(cfg, overrides)
         from genpo_rsl.envs import make_task_env
 
         env = make_task_env(run["task"], num_envs, seed, device, **{**run_env_kwargs(run), **env_kwargs})

@@ -15,7 +15,8 @@ import os
 from genpo_rsl.checkpoint import GENPO, CheckpointError, describe_checkpoint
 from genpo_rsl.export import EXPORT_FORMATS, ExportReport, write_policy
 from genpo_rsl.overrides import use_override_style
-from genpo_rsl.scripts.common import UsageError, add_debug_argument, command, load_runner
+from genpo_rsl.scripts.common import (UsageError, add_debug_argument, as_usage_error, command, load_runner,
+                                      overrides_from_args)
 
 PROG = "genpo-export"
 
@@ -34,8 +35,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", default=None,
                         help=f"file to write (default: {EXPORT_DIR}/policy[_stochastic].onnx|.pt beside the "
                              "checkpoint)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="model config overrides on top of the run's (e.g. the fix a checkpoint mismatch "
+                             "names: policy.num_steps=5)")
     add_debug_argument(parser)
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)
 
 
 def default_output(checkpoint: str, format: str, stochastic: bool) -> str:
@@ -63,7 +67,9 @@ def _export(args: argparse.Namespace) -> ExportReport:
             "policy. Fix: pass a checkpoint of a GenPO run (genpo-train --algo genpo); a Gaussian "
             "policy's mean is exported by rsl_rl itself (OnPolicyRunner.export_policy_to_jit/onnx in rsl-rl-lib "
             "5.x, isaaclab_rl.rsl_rl.export_policy_as_jit/onnx with 3.x) or by genpo_rsl.runner.export(runner, path).")
-    runner, env, _ = load_runner(args.checkpoint, quiet=True)  # the runner prints its models; the report suffices
+    with as_usage_error():
+        overrides = overrides_from_args(args)
+    runner, env, _ = load_runner(args.checkpoint, quiet=True, overrides=overrides)  # quiet: the report suffices
     env.close()
     from genpo_rsl.runner import exportable_policy
 

@@ -7,10 +7,10 @@ import argparse
 import numpy as np
 
 from genpo_rsl.envs import seed_everything
-from genpo_rsl.rundir import load_run
 from genpo_rsl.overrides import use_override_style
-from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_rollout_arguments, load_runner,
-                                      command)
+from genpo_rsl.rundir import load_run
+from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_rollout_arguments, as_usage_error,
+                                      command, load_runner, overrides_from_args)
 
 PROG = "genpo-play"
 
@@ -23,8 +23,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "sample the base noise, as in training")
     parser.add_argument("--video", default=None,
                         help="write an mp4 of one rollout of env 0 (gymnasium MuJoCo and Genesis tasks)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="model config overrides on top of the run's (e.g. the fix a checkpoint mismatch "
+                             "names: policy.num_steps=5)")
     add_debug_argument(parser)
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)
 
 
 def _recorded_task(checkpoint: str) -> str:
@@ -53,7 +56,10 @@ def _play(args: argparse.Namespace) -> dict:
                              "records gymnasium MuJoCo and genesis/Go2 tasks")
     seed_everything(args.seed)
     num_envs = args.num_envs or min(args.episodes, 8)
+    with as_usage_error():
+        overrides = overrides_from_args(args)
     runner, env, run_info = load_runner(args.checkpoint, num_envs, args.seed, args.device, quiet=True,
+                                        overrides=overrides,
                                         **({"render_mode": "rgb_array"} if args.video else {}))
     deterministic = not args.stochastic
     try:
