@@ -4,6 +4,7 @@ that used to crash or pass silently end in one line and exit status 2 (in whiche
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import hashlib
 import io
 import json
@@ -216,3 +217,22 @@ def test_the_fix_a_checkpoint_mismatch_prints_is_typeable_in_the_command_that_pr
     fix = err.split("Fix: add ")[1].split(" to load it")[0]
     assert fix == "policy.num_steps=2"
     assert main([*base, *shlex.split(fix)]) == 0  # the printed fix, typed as printed
+
+
+def test_a_missing_task_module_is_one_line(tmp_path, capsys):
+    code = train.main(["--task", "no_such_module_here:Foo-v0", "--log-dir", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot import 'no_such_module_here'" in err
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def _genesis_installed() -> bool:
+    spec = importlib.util.find_spec("genesis")  # tests/genesis is a namespace package: only a real one counts
+    return spec is not None and spec.origin is not None
+
+
+@pytest.mark.skipif(_genesis_installed(), reason="Genesis is installed in this venv (tests/genesis runs there)")
+def test_a_genesis_task_without_genesis_is_one_line_naming_the_install(tmp_path, capsys):
+    code = train.main(["--task", "genesis/Go2-Velocity-Flat", "--log-dir", str(tmp_path / "g")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "pip install 'genpo-rsl[genesis]'" in err

@@ -12,6 +12,10 @@ import torch
 from .gymnasium_env import GymnasiumVecEnv
 from .toy import EpisodeStatistics, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
 
+class MissingDependencyError(ImportError):
+    """A task needs an optional package that is not installed; the message names the pip command that adds it."""
+
+
 TOY_ENVS = {"toy/PointReach": PointReachVecEnv, "toy/TwoGoalReach": TwoGoalReachVecEnv, "toy/ZeroCost": ZeroCostVecEnv}
 #: The left-right (mirror) symmetry functions of the tasks that have one, as rsl_rl's ``symmetry_cfg`` takes them
 #: (``data_augmentation_func``): ``genpo-train --symmetry`` uses them.

@@ -149,7 +149,9 @@ def init_genesis(backend: str = "auto", seed: int = 0) -> str:
         if not hasattr(gs, "init"):  # a folder named genesis on sys.path (a namespace package), not Genesis
             raise ImportError(f"'genesis' resolves to {list(getattr(gs, '__path__', []))}, not the Genesis package")
     except ImportError as error:
-        raise ImportError(f"genesis/Go2 tasks need Genesis ({error}). Fix: pip install 'genpo-rsl[genesis]' "
+        from . import MissingDependencyError
+
+        raise MissingDependencyError(f"genesis/Go2 tasks need Genesis ({error}). Fix: pip install 'genpo-rsl[genesis]' "
                           "(a pinned genesis-world; keep the CPU torch pin with -c tools/constraints-torch.txt)"
                           ) from None
     wanted = ("gpu" if torch.cuda.is_available() else "cpu") if backend == "auto" else backend

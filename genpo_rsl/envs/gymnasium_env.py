@@ -333,7 +333,11 @@ def _find_spec(task: str) -> gym.envs.registration.EnvSpec:
         raise ValueError(f"task: must be a gymnasium environment id such as 'HalfCheetah-v5', got {task!r}")
     if ":" in task:
         module, _, task = task.partition(":")
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ValueError(f"task: cannot import {module!r}, the module before ':' in the task id ({error}). Fix: "
+                             f"install it or put it on PYTHONPATH, or give a registered id without 'module:'") from None
     try:
         return gym.spec(task)
     except gym.error.Error as err:

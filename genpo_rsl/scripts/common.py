@@ -40,12 +40,14 @@ class CommandExit(Exception):
 def user_error_types() -> tuple[type[BaseException], ...]:
     """The exceptions that mean the user's input is wrong (their message says what and how to fix it)."""
     from genpo_rsl.checkpoint import CheckpointError
+    from genpo_rsl.envs import MissingDependencyError
     from genpo_rsl.export import ExportError
     from genpo_rsl.overrides import OverrideError
     from genpo_rsl.rundir import RunFolderError
 
     types: list[type[BaseException]] = [UsageError, OverrideError, CheckpointError, ExportError, RunFolderError,
-                                        FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError]
+                                        MissingDependencyError, FileNotFoundError, IsADirectoryError,
+                                        NotADirectoryError, PermissionError]
     with contextlib.suppress(ImportError):
         import gymnasium.error
 
