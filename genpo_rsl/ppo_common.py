@@ -71,6 +71,11 @@ class RolloutSpreadMixin:
         return self.rollout_action_std
 
 
+class TrainingHalted(RuntimeError):
+    """GenPO stopped training on purpose (a non-finite loss or gradient, an inexact inverse) before the bad step
+    reached the weights or a checkpoint; the message names the cause and the fix."""
+
+
 #: Fields of rsl_rl's ``rnd_cfg`` that have no default in either world's RandomNetworkDistillation.
 RND_REQUIRED = ("num_outputs", "predictor_hidden_dims", "target_hidden_dims")
 
@@ -263,7 +268,7 @@ class GenPOMixin:
             self.reduce_parameters()
         norms = [nn.utils.clip_grad_norm_(params, self.max_grad_norm) for params in clip_groups]
         if not bool(torch.isfinite(torch.stack(norms)).all()):
-            raise RuntimeError(self._non_finite_message("the gradient norm is non-finite", "", {}))
+            raise TrainingHalted(self._non_finite_message("the gradient norm is non-finite", "", {}))
         self.optimizer.step()
         if rnd_loss is not None:
             self.rnd_optimizer.step()
@@ -316,7 +321,7 @@ class GenPOMixin:
             compression = objective.compression_loss(actions[:n], self.compression_form).detach()
 
         if not bool(torch.isfinite(loss)):  # stop before a NaN/inf step reaches the weights (and a checkpoint)
-            raise RuntimeError(self._non_finite_message(f"the loss is {loss.item()}", flow.conditioning_fix, {
+            raise TrainingHalted(self._non_finite_message(f"the loss is {loss.item()}", flow.conditioning_fix, {
                 "observations (policy context)": context, "stored actions": actions, "stored log-probs": old_log_prob,
                 "advantages": advantages, "returns": returns, "stored values": old_values, "critic values": values,
                 "new log-probs": new_log_prob}))
@@ -423,7 +428,7 @@ class GenPOMixin:
     def _check_roundtrip(self, flow: ExactFlow, context: torch.Tensor) -> float:
         error = objective.roundtrip_error(flow, context)
         if not error <= self.roundtrip_fail:  # also catches NaN
-            raise RuntimeError(
+            raise TrainingHalted(
                 f"GenPO: the flow's inversion round-trip error {error:.3g} exceeds algorithm.roundtrip_fail="
                 f"{self.roundtrip_fail:g}; the likelihood is no longer exact, so training stops before saving. "
                 f"{flow.conditioning_fix.capitalize()}, lower the learning rate, or raise roundtrip_fail if intended."

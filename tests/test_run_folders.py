@@ -236,3 +236,20 @@ def test_a_genesis_task_without_genesis_is_one_line_naming_the_install(tmp_path,
     code = train.main(["--task", "genesis/Go2-Velocity-Flat", "--log-dir", str(tmp_path / "g")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "pip install 'genpo-rsl[genesis]'" in err
+
+
+def test_a_designed_stop_is_one_message_naming_the_surviving_checkpoint_and_the_resume_command(tmp_path, capsys):
+    folder = tmp_path / "halt"
+    quiet_train([*SMALL, "--max-iterations", "2", "save_interval=1", "--log-dir", str(folder)])
+    survivor = max(folder.glob("model_[0-9]*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    # An inexact inverse stops training on purpose (round-trip error above roundtrip_fail) at the next update.
+    code = train.main(["--resume", str(survivor), "--max-iterations", "3", "algorithm.roundtrip_warn=1e-13",
+                       "algorithm.roundtrip_fail=1e-12"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "round-trip error" in err and f"the last checkpoint is {survivor}" in err and "--resume" in err
+    # Before the first save: it says so instead of naming a checkpoint.
+    code = train.main([*SMALL, "--log-dir", str(tmp_path / "early"), "algorithm.roundtrip_warn=1e-13",
+                       "algorithm.roundtrip_fail=1e-12"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and "no checkpoint was written" in err

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .gymnasium_env import GymnasiumVecEnv
-from .toy import EpisodeStatistics, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
+from .toy import EpisodeStatistics, NonFiniteEnvError, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
 
 class MissingDependencyError(ImportError):
     """A task needs an optional package that is not installed; the message names the pip command that adds it."""
@@ -78,5 +78,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-__all__ = ["TOY_ENVS", "ZERO_COST_SIZES", "EpisodeStatistics", "GymnasiumVecEnv", "PointReachVecEnv",
-           "TwoGoalReachVecEnv", "ZeroCostVecEnv", "make_env", "make_task_env", "seed_everything"]
+__all__ = ["MIRROR_FUNCTIONS", "SYMMETRY_MODES", "TOY_ENVS", "ZERO_COST_SIZES", "EpisodeStatistics",
+           "GymnasiumVecEnv", "MissingDependencyError", "NonFiniteEnvError", "PointReachVecEnv", "TwoGoalReachVecEnv",
+           "ZeroCostVecEnv", "make_env", "make_task_env", "seed_everything", "symmetry_cfg"]

@@ -47,7 +47,7 @@ from tensordict import TensorDict
 
 from rsl_rl.env import VecEnv
 
-from .toy import EpisodeLog, EpisodeStatistics
+from .toy import EpisodeLog, EpisodeStatistics, NonFiniteEnvError
 
 GO2_URDF = "urdf/go2/urdf/go2.urdf"
 PLANE_URDF = "urdf/plane/plane.urdf"
@@ -282,7 +282,7 @@ class Go2VelocityVecEnv(EpisodeLog, VecEnv):
                              f"got {tuple(actions.shape)}")
         actions = actions.detach().to(self.sim_device, torch.float32)
         if not bool(torch.isfinite(actions).all()):
-            raise RuntimeError("Go2: the policy produced non-finite actions (NaN or inf)")
+            raise NonFiniteEnvError("Go2: the policy produced non-finite actions (NaN or inf)")
         cfg = self.config
         self.actions = actions.clamp(-cfg.clip_actions, cfg.clip_actions)
         executed = self.last_actions if cfg.action_latency else self.actions
@@ -430,7 +430,7 @@ class Go2VelocityVecEnv(EpisodeLog, VecEnv):
     def _check_finite(self, quantity: str, values: torch.Tensor) -> None:
         bad = self._non_finite_envs(values)
         if bad:
-            raise RuntimeError(f"Go2: the simulation returned a non-finite {quantity} (NaN or inf) in env index(es) "
+            raise NonFiniteEnvError(f"Go2: the simulation returned a non-finite {quantity} (NaN or inf) in env index(es) "
                                f"{bad[:10]}; the simulation diverged (check the action scale and the PD gains)")
 
 

@@ -30,7 +30,7 @@ from tensordict import TensorDict
 
 from rsl_rl.env import VecEnv
 
-from .toy import EpisodeLog, EpisodeStatistics
+from .toy import EpisodeLog, EpisodeStatistics, NonFiniteEnvError
 
 # Episode limit assumed for a task registered without ``max_episode_steps`` (rsl_rl needs a finite number).
 DEFAULT_MAX_EPISODE_LENGTH = 1_000_000
@@ -214,7 +214,7 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
             )
         actions = actions.detach().to(self.device, torch.float32)
         if not bool(torch.isfinite(actions).all()):
-            raise RuntimeError(f"{self.task}: the policy produced non-finite actions (NaN or inf): {actions}")
+            raise NonFiniteEnvError(f"{self.task}: the policy produced non-finite actions (NaN or inf): {actions}")
         if self.clip_actions:
             actions = torch.clamp(actions, self.action_low, self.action_high)
 
@@ -322,7 +322,7 @@ class GymnasiumVecEnv(EpisodeLog, VecEnv):
         """Raise if the environment returned NaN/inf; rsl_rl would otherwise train on it silently."""
         bad = self._non_finite_envs(values)
         if bad:
-            raise RuntimeError(
+            raise NonFiniteEnvError(
                 f"{self.task}: the environment returned a non-finite {quantity} (NaN or inf) in env index(es) {bad}. "
                 "The simulation likely diverged; check the environment and the range of the actions sent to it.")
 

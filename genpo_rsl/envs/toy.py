@@ -64,6 +64,10 @@ class EpisodeStatistics:
         return list(self.episode_returns if n is None else self.episode_returns[-n:])
 
 
+class NonFiniteEnvError(RuntimeError):
+    """An env returned (or was sent) NaN/inf: training stops before rsl_rl learns from it; the message says where."""
+
+
 class EpisodeLog:
     """Accessors shared by this package's VecEnvs: finished episodes (from ``self.stats``) and observations."""
 

@@ -217,7 +217,7 @@ def resume_command(args: argparse.Namespace, log_dir: str, checkpoint: str, rema
     words += [f"{key}={json.dumps(value)}" for key, value in (inherited or {}).items()]
     words += args.overrides
     # Last, so that it wins over an earlier max_iterations in the overrides or the --config file.
-    return shlex.join([*command, f"max_iterations={remaining}"])
+    return shlex.join([*words, f"max_iterations={remaining}"])
 
 
 @contextlib.contextmanager
@@ -303,7 +303,26 @@ def apply_optimizer_overrides(runner, overrides: dict) -> None:
                 group["lr"] = value
 
 
+def _survivor(args, log_dir: str, cfg: dict, inherited: dict) -> str:
+    """The last checkpoint a stopped run left in ``log_dir`` and the command that continues from it (or that none
+    was written yet, and when the first would have been)."""
+    saved = []
+    for name in os.listdir(log_dir) if os.path.isdir(log_dir) else []:
+        stem = name.removeprefix("model_").removesuffix(".pt")
+        if name.startswith("model_") and name.endswith(".pt") and stem.isdigit():
+            saved.append((int(stem), os.path.join(log_dir, name)))
+    if not saved:
+        return (f"{PROG}: no checkpoint was written (the first save comes after save_interval={cfg['save_interval']} "
+                "iterations); start again once the cause is fixed")
+    iteration, path = max(saved)
+    remaining = max(1, cfg["max_iterations"] - iteration - 1)
+    return (f"{PROG}: the last checkpoint is {path} (iteration {iteration}); once the cause is fixed, resume with:\n"
+            f"  {resume_command(args, log_dir, path, remaining, inherited)}")
+
+
 def _learn(args, runner, env, log_dir: str, settings: dict, cfg: dict, overrides: dict, inherited: dict) -> str:
+    from genpo_rsl.envs import NonFiniteEnvError
+    from genpo_rsl.ppo_common import TrainingHalted
     from genpo_rsl.runner import TrainingStopped
 
     started = time.perf_counter()
@@ -324,6 +343,8 @@ def _learn(args, runner, env, log_dir: str, settings: dict, cfg: dict, overrides
             with stop_on_signals(runner) as received:
                 warm_up_critic(runner, args.critic_warmup)  # with --init: critic-only iterations first
                 runner.learn(num_learning_iterations=cfg["max_iterations"], init_at_random_ep_len=False)
+        except (TrainingHalted, NonFiniteEnvError) as halt:  # a designed stop: say what survived and how to go on
+            raise CommandExit(1, f"{PROG}: {halt}\n" + _survivor(args, log_dir, cfg, inherited)) from None
         except TrainingStopped as stop:
             code = 128 + received[0]
             if stop.checkpoint is None:
