@@ -253,3 +253,14 @@ def test_a_designed_stop_is_one_message_naming_the_surviving_checkpoint_and_the_
                        "algorithm.roundtrip_fail=1e-12"])
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and "no checkpoint was written" in err
+
+
+@pytest.mark.parametrize("command, expected", [("train", "(default: tensorboard)"), ("play", "(default: 10)"),
+                                               ("export", "(default: onnx)")])
+def test_help_shows_the_defaults(capsys, command, expected):
+    from genpo_rsl.scripts import export, play
+
+    main = {"train": train.main, "play": play.main, "export": export.main}[command]
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0 and expected in " ".join(capsys.readouterr().out.split())

@@ -126,6 +126,18 @@ def command(prog: str, run: Callable[[list[str]], Any]) -> Callable[[list[str] |
     return main
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The module docstring as written, and every option's default in its help line (unless the help already says
+    it, or there is none to say: a flag, or a default of None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings
+                or isinstance(action, argparse._HelpAction)):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
 def add_rollout_arguments(parser: argparse.ArgumentParser, deterministic_help: str, stochastic_help: str) -> None:
     """``--num-envs``, ``--deterministic`` | ``--stochastic`` (dest ``stochastic``), ``--seed``, ``--device``: how a
     command that rolls a checkpoint out (genpo-play, genpo-demos) runs it."""
@@ -134,8 +146,8 @@ def add_rollout_arguments(parser: argparse.ArgumentParser, deterministic_help: s
     mode.add_argument("--deterministic", dest="stochastic", action="store_false", help=deterministic_help)
     mode.add_argument("--stochastic", action="store_true", help=stochastic_help)
     parser.set_defaults(stochastic=False)  # both flags share the dest: without this the first one's default wins
-    parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=12345, help="seeds the env and the policy's noise")
+    parser.add_argument("--device", default="cpu", help="torch device of the rollout")
 
 
 # ---------------------------------------------------------------------------------------------- overrides

@@ -14,15 +14,14 @@ import argparse
 import numpy as np
 
 from genpo_rsl.envs import seed_everything
-from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_rollout_arguments, load_runner,
+from genpo_rsl.scripts.common import (HelpFormatter, UsageError, add_debug_argument, add_rollout_arguments, load_runner,
                                       command)
 
 PROG = "genpo-demos"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="a model_*.pt with a run.json beside it")
     parser.add_argument("--episodes", type=int, required=True, help="complete episodes to record")
     parser.add_argument("--out", required=True, help="the .npz file to write")

@@ -15,7 +15,7 @@ import os
 from genpo_rsl.checkpoint import GENPO, CheckpointError, describe_checkpoint
 from genpo_rsl.export import EXPORT_FORMATS, ExportReport, write_policy
 from genpo_rsl.overrides import use_override_style
-from genpo_rsl.scripts.common import (UsageError, add_debug_argument, as_usage_error, command, load_runner,
+from genpo_rsl.scripts.common import (HelpFormatter, UsageError, add_debug_argument, as_usage_error, command, load_runner,
                                       overrides_from_args)
 
 PROG = "genpo-export"
@@ -26,10 +26,9 @@ EXPORT_DIR = "exported"  # beside the checkpoint, as IsaacLab's play.py does
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="a model_*.pt written by genpo-train")
-    parser.add_argument("--format", default="onnx", choices=EXPORT_FORMATS, help="onnx (default) or jit (TorchScript)")
+    parser.add_argument("--format", default="onnx", choices=EXPORT_FORMATS, help="onnx or jit (TorchScript)")
     parser.add_argument("--stochastic", action="store_true",
                         help="export the sampling policy, with a second input 'noise' (batch, 2A) ~ N(0, I)")
     parser.add_argument("--output", default=None,

@@ -9,16 +9,16 @@ import numpy as np
 from genpo_rsl.envs import seed_everything
 from genpo_rsl.overrides import use_override_style
 from genpo_rsl.rundir import load_run
-from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_rollout_arguments, as_usage_error,
+from genpo_rsl.scripts.common import (HelpFormatter, UsageError, add_debug_argument, add_rollout_arguments, as_usage_error,
                                       command, load_runner, overrides_from_args)
 
 PROG = "genpo-play"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="a model_*.pt written by genpo-train")
-    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--episodes", type=int, default=10, help="complete episodes to score")
     add_rollout_arguments(parser, "zero base noise: the default, as for export",
                           "sample the base noise, as in training")
     parser.add_argument("--video", default=None,

@@ -19,7 +19,7 @@ import argparse
 from genpo_rsl.demos.data import DemoError
 from genpo_rsl.demos.cloning import PretrainConfig, prepare, pretrain_prepared
 from genpo_rsl.overrides import use_override_style
-from genpo_rsl.scripts.common import (UsageError, add_debug_argument, add_override_arguments, as_usage_error,
+from genpo_rsl.scripts.common import (HelpFormatter, UsageError, add_debug_argument, add_override_arguments, as_usage_error,
                                       overrides_from_args, command)
 from genpo_rsl.train_config import ALGOS
 
@@ -27,7 +27,7 @@ PROG = "genpo-pretrain"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
     defaults = PretrainConfig()
     parser.add_argument("--task", required=True, help="gymnasium id (e.g. Hopper-v5) or toy/TwoGoalReach")
     parser.add_argument("--demos", required=True, help="demonstration file (.npz: observations, actions)")

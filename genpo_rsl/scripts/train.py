@@ -27,7 +27,7 @@ from genpo_rsl.overrides import apply_overrides, use_override_style
 from genpo_rsl.envs import MIRROR_FUNCTIONS, SYMMETRY_MODES, make_task_env, seed_everything, symmetry_cfg
 from genpo_rsl.rundir import (RUN_FILE, append_resume, check_run_dir, default_run_dir, load_run, locked, run_record,
                               save_run)
-from genpo_rsl.scripts.common import (CommandExit, UsageError, add_debug_argument, add_override_arguments,
+from genpo_rsl.scripts.common import (HelpFormatter, CommandExit, UsageError, add_debug_argument, add_override_arguments,
                                       as_usage_error, overrides_from_args, command)
 from genpo_rsl.train_config import ALGOS, build_runner_cfg, env_kwargs, recipe_settings, task_settings
 from genpo_rsl.world import adapter
@@ -38,8 +38,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what cluster sched
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--task", default=None,
                         help=f"gymnasium id (e.g. Hopper-v5), toy/PointReach or genesis/Go2-Velocity-Flat (default: "
                              f"{DEFAULT_TASK}; with --resume: the run's)")
@@ -55,17 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
                              "default), 'mirror_loss' adds a mirror loss (weight algorithm.symmetry_cfg."
                              "mirror_loss_coeff=..., default 1.0), 'both'. Tasks with a mirror function: "
                              + ", ".join(MIRROR_FUNCTIONS) + " (default: off; with --resume: the run's)")
-    parser.add_argument("--num-envs", type=int, default=None)
-    parser.add_argument("--max-iterations", type=int, default=None)
+    parser.add_argument("--num-envs", type=int, default=None,
+                        help="parallel envs (default: the task's, e.g. 16 for MuJoCo, 1024 for Go2; with --resume: "
+                             "the run's)")
+    parser.add_argument("--max-iterations", type=int, default=None,
+                        help="PPO iterations to train (default: the task's, e.g. 50 for MuJoCo, 100 for Go2)")
     parser.add_argument("--seed", type=int, default=None,
                         help="default: 0; with --resume: the run's (a resumed run continues its random streams, "
                              "so another seed is refused)")
     parser.add_argument("--log-dir", default=None,
                         help="a new or empty folder (default: a fresh logs/<task>/<algo>/<time>_s<seed>; with "
                              "--resume: the checkpoint's folder, whose run.json gets a resume segment)")
-    parser.add_argument("--logger", default="tensorboard", choices=("tensorboard", "wandb"))
-    parser.add_argument("--wandb-project", default="genpo-rsl")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--logger", default="tensorboard", choices=("tensorboard", "wandb"),
+                        help="where rsl_rl logs the training curves")
+    parser.add_argument("--wandb-project", default="genpo-rsl", help="the W&B project, with --logger wandb")
+    parser.add_argument("--device", default="cpu", help="torch device of the models (cpu, cuda, cuda:0)")
     parser.add_argument("--resume", default=None, help="checkpoint to continue from")
     parser.add_argument("--init", default=None, metavar="CKPT",
                         help="fine-tune: start from this checkpoint's actor and its observation normaliser (e.g. "
