@@ -59,6 +59,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["genpo_rsl", "genpo_rsl.*", "isaaclab_tasks_ext", "isaaclab_tasks_ext.*"]),
+    py_modules=["genpo_cli"],
     package_data={"isaaclab_tasks_ext": ["genpo_rsl_isaaclab.pth"]},
     cmdclass=cmdclass,
     install_requires=[
@@ -82,11 +83,12 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "genpo-train=genpo_rsl.scripts.train:main",
-            "genpo-play=genpo_rsl.scripts.play:main",
-            "genpo-export=genpo_rsl.scripts.export:main",
-            "genpo-pretrain=genpo_rsl.scripts.pretrain:main",
-            "genpo-demos=genpo_rsl.scripts.demos:main",
+            # genpo_cli imports genpo_rsl (torch, rsl_rl) under a Ctrl-C guard, then calls genpo_rsl.scripts.<name>.main
+            "genpo-train=genpo_cli:train",
+            "genpo-play=genpo_cli:play",
+            "genpo-export=genpo_cli:export",
+            "genpo-pretrain=genpo_cli:pretrain",
+            "genpo-demos=genpo_cli:demos",
         ],
         # IsaacLab 3.x imports every module of this group at start-up.
         "isaaclab.tasks": ["genpo_rsl = isaaclab_tasks_ext.tasks"],

@@ -75,7 +75,30 @@ def load_run(checkpoint: str) -> dict[str, Any]:
                                  "run that wrote the checkpoint next to it.") from None
     if not isinstance(run, dict):
         raise RunFolderError(f"--checkpoint: {path!r} does not describe a genpo-train run.")
+    _check_run_fields(run, path)
     return run
+
+
+#: The type each field of run.json must have where it is present (a run from an older version may lack some).
+RUN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "task": (str,), "algo": (str,), "seed": (int,), "settings": (dict,), "overrides": (dict,), "train_cfg": (dict,),
+    "recipe": (str, type(None)), "symmetry": (str, type(None)), "rsl_rl_major": (int,), "resumes": (list,),
+}
+
+
+def _check_run_fields(run: dict[str, Any], path: str) -> None:
+    """A damaged or hand-edited run.json fails here, naming the field, not deep inside the config code."""
+    for field, types in RUN_FIELD_TYPES.items():
+        if field in run and (not isinstance(run[field], types) or isinstance(run[field], bool)):
+            raise RunFolderError(
+                f"{path!r}: field {field!r} must be {' or '.join(t.__name__ for t in types)}, got "
+                f"{type(run[field]).__name__} {run[field]!r:.60}; the file was edited or damaged. Fix: restore the "
+                "run.json genpo-train wrote beside the checkpoint (or retrain)")
+    sections = [name for name, value in run.get("train_cfg", {}).items()
+                if name in ("algorithm", "policy", "actor", "critic") and not isinstance(value, dict)]
+    if sections:
+        raise RunFolderError(f"{path!r}: field 'train_cfg.{sections[0]}' must be a mapping; the file was "
+                             "edited or damaged. Fix: restore the run.json genpo-train wrote beside the checkpoint")
 
 
 def run_env_kwargs(run: dict[str, Any]) -> dict[str, Any]:

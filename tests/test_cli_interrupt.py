@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 ITERATIONS = 40
@@ -93,3 +94,22 @@ def test_a_second_signal_quits_at_once(tmp_path):
     output = proc.communicate(timeout=120)[0]
     assert proc.returncode == 130, output[-3000:]
     assert "genpo-train: interrupted" in output and "resume with" not in output and "Traceback" not in output
+
+
+def test_ctrl_c_while_the_console_script_imports_is_one_line_and_status_130(monkeypatch, capsys):
+    """genpo_cli (the console scripts' entry) imports genpo_rsl (torch, rsl_rl: seconds) under a Ctrl-C guard."""
+    import importlib
+
+    import genpo_cli
+
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    assert genpo_cli.train() == 130
+    assert capsys.readouterr().err == "genpo-train: interrupted\n"
+    monkeypatch.undo()
+    with pytest.raises(SystemExit) as stop:  # the real import: the command runs (here: its --help)
+        monkeypatch.setattr("sys.argv", ["genpo-play", "--help"])
+        genpo_cli.play()
+    assert stop.value.code == 0 and "genpo-play" in capsys.readouterr().out

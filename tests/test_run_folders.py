@@ -264,3 +264,19 @@ def test_help_shows_the_defaults(capsys, command, expected):
     with pytest.raises(SystemExit) as stop:
         main(["--help"])
     assert stop.value.code == 0 and expected in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("field, value", [("task", ["x"]), ("settings", "garbage"), ("seed", "1"),
+                                          ("train_cfg", {"algorithm": 5})])
+def test_a_damaged_run_json_is_one_line_naming_the_field(tmp_path, capsys, field, value):
+    from genpo_rsl.scripts import play
+
+    folder = tmp_path / "d"
+    final = quiet_train([*SMALL, "--log-dir", str(folder)])
+    run = json.loads((folder / "run.json").read_text())
+    run[field] = value
+    (folder / "run.json").write_text(json.dumps(run))
+    for main, argv in ((play.main, ["--checkpoint", final]), (train.main, ["--resume", final])):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"field '{field}" in err and "edited or damaged" in err
