@@ -280,3 +280,19 @@ def test_a_damaged_run_json_is_one_line_naming_the_field(tmp_path, capsys, field
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"field '{field}" in err and "edited or damaged" in err
+
+
+def test_genpos_diagnostics_are_logged_as_diagnostics_not_losses(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    folder = tmp_path / "diag"
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        train.run([*SMALL, "--max-iterations", "2", "--log-dir", str(folder)])
+    console = out.getvalue()
+    assert "GenPO diagnostics: kl " in console and "Mean kl loss" not in console and "kl loss" not in console
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"Diagnostics/kl", "Diagnostics/clip_fraction", "Diagnostics/noise_scale"} <= tags
+    assert not {"Loss/kl", "Loss/clip_fraction"} & tags
+    assert any(tag.startswith("Loss/") for tag in tags)  # rsl_rl's own losses keep their keys

@@ -127,6 +127,20 @@ def after_each_iteration(runner: Any, hook: Callable[[], None]) -> None:
     runner.log = log_then_hook
 
 
+def log_diagnostics_apart(runner: Any, keys: tuple[str, ...], emit: Callable[[dict, int], None]) -> None:
+    """Take ``keys`` out of the losses the 3.x runner's ``log`` prints and tags (``Loss/<key>``), and hand them to
+    ``emit(diagnostics, iteration)`` after it."""
+    log = runner.log
+
+    def log_apart(locs: dict, *args, **kwargs):
+        losses = dict(locs.get("loss_dict") or {})
+        diagnostics = {key: losses.pop(key) for key in keys if key in losses}
+        log({**locs, "loss_dict": losses}, *args, **kwargs)
+        emit(diagnostics, locs.get("it", 0))
+
+    runner.log = log_apart
+
+
 def checkpoint_dict(runner: Any) -> dict:
     saved = {"model_state_dict": runner.alg.policy.state_dict(),
              "optimizer_state_dict": runner.alg.optimizer.state_dict()}

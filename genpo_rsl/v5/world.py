@@ -125,6 +125,20 @@ def after_each_iteration(runner: Any, hook: Callable[[], None]) -> None:
     runner.logger.log = log_then_hook
 
 
+def log_diagnostics_apart(runner: Any, keys: tuple[str, ...], emit: Callable[[dict, int], None]) -> None:
+    """Take ``keys`` out of the losses the stock logger prints ("Mean <key> loss") and tags (``Loss/<key>``), and
+    hand them to ``emit(diagnostics, iteration)`` after it."""
+    log = runner.logger.log
+
+    def log_apart(*args, **kwargs):
+        losses = dict(kwargs.get("loss_dict") or {})
+        diagnostics = {key: losses.pop(key) for key in keys if key in losses}
+        log(*args, **{**kwargs, "loss_dict": losses})
+        emit(diagnostics, kwargs.get("it", 0))
+
+    runner.logger.log = log_apart
+
+
 def checkpoint_dict(runner: Any) -> dict:
     """The dict the stock ``save`` writes (models, optimizer, RND), without ``iter`` and ``infos``."""
     return runner.alg.save()
