@@ -71,6 +71,11 @@ class RolloutSpreadMixin:
         return self.rollout_action_std
 
 
+#: The minibatch inputs whose finite-but-absurd size names the data as the cause of a non-finite loss.
+ABSURD_CHECKED = ("observations (policy context)", "advantages", "returns", "stored values")
+ABSURD_MAGNITUDE = 1e15
+
+
 class TrainingHalted(RuntimeError):
     """GenPO stopped training on purpose (a non-finite loss or gradient, an inexact inverse) before the bad step
     reached the weights or a checkpoint; the message names the cause and the fix."""
@@ -409,7 +414,16 @@ class GenPOMixin:
     def _non_finite_message(what: str, conditioning_fix: str, inputs: dict[str, torch.Tensor]) -> str:
         """Why training stops on a non-finite loss or gradient, naming the minibatch inputs that are NaN/inf."""
         bad = [name for name, tensor in inputs.items() if not bool(torch.isfinite(tensor).all())]
-        if any(name in bad for name in ("observations (policy context)", "advantages", "returns", "stored values")):
+        # Finite but absurd (rewards or observations of 1e30): the overflow is the data's, not the learning rate's.
+        huge = {name: float(tensor[torch.isfinite(tensor)].abs().max()) for name, tensor in inputs.items()
+                if name in ABSURD_CHECKED and bool(torch.isfinite(tensor).any())
+                and float(tensor[torch.isfinite(tensor)].abs().max()) > ABSURD_MAGNITUDE}
+        if huge and not any(name in bad for name in ("advantages", "returns", "stored values")):
+            sizes = ", ".join(f"{name} up to {value:.3g}" for name, value in huge.items())
+            cause = (f"the rollout holds values of absurd size ({sizes}): the environment's rewards or observations "
+                     "are broken or far out of scale. Fix: check the env's rewards and observations, rescale or "
+                     "clip them (the learning rate is not the cause)")
+        elif any(name in bad for name in ("observations (policy context)", "advantages", "returns", "stored values")):
             cause = ("the rollout holds NaN/inf: the environment returned non-finite observations or rewards (or "
                      "rewards so large that the returns overflow). Fix: check the env's observations and rewards "
                      "(rsl_rl 5.x's check_for_nan catches NaN but not inf), clip or rescale them")
@@ -425,14 +439,22 @@ class GenPOMixin:
         return (f"GenPO: {what}; the optimizer step was skipped and training stops, so no NaN weights are written "
                 f"to a checkpoint.{found} Likely cause: {cause}.")
 
+    def _roundtrip_message(self, error: float, flow: ExactFlow, context: torch.Tensor) -> str:
+        """Why an inexact inverse stops training: absurd observations, or an ill-conditioned flow."""
+        size = float(context[torch.isfinite(context)].abs().max()) if bool(torch.isfinite(context).any()) else 0.0
+        if size > ABSURD_MAGNITUDE:
+            return (f"GenPO: the flow's inversion round-trip error {error:.3g} exceeds algorithm.roundtrip_fail="
+                    f"{self.roundtrip_fail:g} because the observations reach {size:.3g}: the environment's "
+                    "observations are broken or far out of scale. Fix: check and rescale them (or turn on observation "
+                    "normalisation); the flow's settings are not the cause. Training stops before saving.")
+        return (f"GenPO: the flow's inversion round-trip error {error:.3g} exceeds algorithm.roundtrip_fail="
+                f"{self.roundtrip_fail:g}; the likelihood is no longer exact, so training stops before saving. "
+                f"{flow.conditioning_fix.capitalize()}, lower the learning rate, or raise roundtrip_fail if intended.")
+
     def _check_roundtrip(self, flow: ExactFlow, context: torch.Tensor) -> float:
         error = objective.roundtrip_error(flow, context)
         if not error <= self.roundtrip_fail:  # also catches NaN
-            raise TrainingHalted(
-                f"GenPO: the flow's inversion round-trip error {error:.3g} exceeds algorithm.roundtrip_fail="
-                f"{self.roundtrip_fail:g}; the likelihood is no longer exact, so training stops before saving. "
-                f"{flow.conditioning_fix.capitalize()}, lower the learning rate, or raise roundtrip_fail if intended."
-            )
+            raise TrainingHalted(self._roundtrip_message(error, flow, context))
         if error > self.roundtrip_warn:
             warnings.warn(f"GenPO: inversion round-trip error {error:.3g} > algorithm.roundtrip_warn="
                           f"{self.roundtrip_warn:g}; the flow is becoming ill-conditioned.", RuntimeWarning)

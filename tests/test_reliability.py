@@ -10,7 +10,9 @@ non-finite losses, each stopping training before a bad checkpoint is written.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import warnings
 
 import pytest
@@ -76,13 +78,20 @@ def test_out_of_range_values_name_the_field_before_training(section, field, valu
 def test_flow_settings_that_are_not_weights_must_match_the_checkpoint(tmp_path):
     path = str(tmp_path / "mix09.pt")
     make_runner().save(path)
-    assert describe_checkpoint(path).written_by["flow"] == {"mix": 0.9, "num_steps": 3, "noise_scale": "fixed", "head_dims": []}
+    assert describe_checkpoint(path).written_by["flow"] == {"mix": 0.9, "num_steps": 3, "noise_scale": "fixed",
+                                                            "head_dims": [], "max_noise_scale": math.exp(2.0)}
     # The fix is named as the override to type; outside genpo-train in IsaacLab's form (agent.policy / agent.actor).
     with pytest.raises(CheckpointError, match=r"mix=0.9 in the checkpoint vs 0.5 in the config.*Fix: add "
                                               r"agent\.(policy|actor)\.mix=0\.9 to load it"):
         make_runner(flow={"mix": 0.5}).load(path)
     with pytest.raises(CheckpointError, match="noise_scale='fixed' in the checkpoint vs 'learned'"):
         make_runner(flow={"noise_scale": "learned"}).load(path)
+    # The bound on a state-dependent sigma is a setting, not a weight: a checkpoint keeps its own.
+    bounded = str(tmp_path / "bounded.pt")
+    make_runner(flow={"noise_scale": "state", "max_noise_scale": 1.5}).save(bounded)
+    with pytest.raises(CheckpointError, match=r"max_noise_scale=1.5 in the checkpoint.*Fix: add "
+                                              r"agent\.(policy|actor)\.max_noise_scale=1\.5 to load it"):
+        make_runner(flow={"noise_scale": "state"}).load(bounded)
 
 
 def test_save_writes_the_stock_layout_and_stays_loadable_with_weights_only(tmp_path):
@@ -228,3 +237,30 @@ def test_inf_advantages_stop_the_update_without_touching_the_weights():
         alg.update()
     for model, state in zip(models, before):
         assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
+# ---------------------------------------------------------------------------------------------- garbage in
+class _Scaled(PointReachVecEnv):
+    """PointReach whose rewards or observations are multiplied by ``scale`` (finite, absurd: 1e30)."""
+
+    def __init__(self, *args, reward_scale: float = 1.0, obs_scale: float = 1.0, **kwargs):
+        self.reward_scale, self.obs_scale = reward_scale, obs_scale
+        super().__init__(*args, **kwargs)
+
+    def _make_obs(self):
+        return super()._make_obs() * self.obs_scale
+
+    def step(self, actions):
+        obs, rewards, dones, extras = super().step(actions)
+        return obs, rewards * self.reward_scale, dones, extras
+
+
+@pytest.mark.parametrize("scales, names", [({"reward_scale": 1e30}, r"returns up to|advantages up to|stored values"),
+                                           ({"obs_scale": 1e30}, r"observations")])
+def test_absurd_rewards_or_observations_are_named_as_the_cause_not_the_learning_rate_or_mix(scales, names):
+    runner = make_runner(env=_Scaled(NUM_ENVS, seed=0, **scales))
+    with pytest.raises(RuntimeError) as stop:
+        runner.learn(1)
+    message = str(stop.value)
+    assert re.search(names, message) and ("absurd size" in message or "far out of scale" in message), message
+    assert "lower the learning rate" not in message and "Raise the policy's mix" not in message
