@@ -219,12 +219,15 @@ def _bad_files(tmp_path):
     nan_act[3, 1] = np.nan
     inf_obs = good_obs.copy()
     inf_obs[7, 0] = np.inf
+    huge_obs = good_obs.copy()
+    huge_obs[2, 1] = 1e30  # finite, but no recording has it
     cases = {
         "missing_actions": ({"observations": good_obs}, "missing array"),
         "wrong_action_size": ({"observations": good_obs, "actions": np.zeros((10, 3))}, "action size 3"),
         "wrong_obs_size": ({"observations": np.zeros((10, 5)), "actions": good_act}, "observation size 5"),
         "nan_action": ({"observations": good_obs, "actions": nan_act}, "NaN or inf"),
         "inf_observation": ({"observations": inf_obs, "actions": good_act}, "NaN or inf"),
+        "absurd_observation": ({"observations": huge_obs, "actions": good_act}, "absurd size"),
         "empty": ({"observations": np.zeros((0, 2)), "actions": np.zeros((0, 2))}, "empty"),
         "mismatched_lengths": ({"observations": good_obs, "actions": good_act[:9]}, "pair up"),
         "one_dimensional": ({"observations": good_obs, "actions": np.zeros(10)}, "shape"),

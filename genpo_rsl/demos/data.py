@@ -17,6 +17,10 @@ import numpy as np
 REQUIRED = ("observations", "actions")
 
 
+#: Finite values no demonstration has: above this magnitude an observation or action is a broken recording.
+ABSURD_VALUE = 1e15
+
+
 class DemoError(ValueError):
     """A demonstration file that cannot be used for this task."""
 
@@ -75,6 +79,12 @@ def load_demos(path: str | os.PathLike, obs_dim: int | None = None, action_dim: 
             rows = np.unique(np.nonzero(bad)[0])
             raise DemoError(f"{where}: {name!r} holds NaN or inf in {len(rows)} step(s), first at index(es) "
                             f"{rows[:5].tolist()}. Fix: drop those steps or re-record the demonstrations")
+        absurd = np.abs(array) > ABSURD_VALUE
+        if absurd.any():  # finite, but no simulator or robot produces it: a broken recording or a unit error
+            rows = np.unique(np.nonzero(absurd)[0])
+            raise DemoError(f"{where}: {name!r} holds values of absurd size (up to {float(np.abs(array).max()):.3g}, "
+                            f"above {ABSURD_VALUE:g}) in {len(rows)} step(s), first at index(es) {rows[:5].tolist()}. "
+                            "Fix: check the recording (units, scaling) or drop those steps")
         checked[name] = array
     if len(checked["observations"]) != len(checked["actions"]):
         raise DemoError(f"{where}: 'observations' has {len(checked['observations'])} steps but 'actions' has "
