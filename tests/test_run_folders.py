@@ -296,3 +296,25 @@ def test_genpos_diagnostics_are_logged_as_diagnostics_not_losses(tmp_path):
     assert {"Diagnostics/kl", "Diagnostics/clip_fraction", "Diagnostics/noise_scale"} <= tags
     assert not {"Loss/kl", "Loss/clip_fraction"} & tags
     assert any(tag.startswith("Loss/") for tag in tags)  # rsl_rl's own losses keep their keys
+
+
+def test_a_full_disk_during_a_save_is_one_message_naming_the_surviving_checkpoint(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import genpo_rsl.checkpoint as checkpoint
+
+    folder = tmp_path / "full"
+    real_save, calls = checkpoint.torch.save, []
+
+    def save_until_full(obj, stream, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:  # model_0 and model_1 fit, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, stream, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.torch, "save", save_until_full)
+    code = train.main([*SMALL, "--max-iterations", "4", "save_interval=1", "--log-dir", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and "No space left on device" in err
+    assert "the last checkpoint is" in err and "model_1.pt" in err and "--resume" in err
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]  # no partial file

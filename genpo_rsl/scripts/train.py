@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import errno
 import json
 import os
 import shlex
@@ -348,6 +349,12 @@ def _learn(args, runner, env, log_dir: str, settings: dict, cfg: dict, overrides
                 runner.learn(num_learning_iterations=cfg["max_iterations"], init_at_random_ep_len=False)
         except (TrainingHalted, NonFiniteEnvError) as halt:  # a designed stop: say what survived and how to go on
             raise CommandExit(1, f"{PROG}: {halt}\n" + _survivor(args, log_dir, cfg, inherited)) from None
+        except OSError as error:  # a save that could not be written: a full disk, a quota, a read-only folder
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                raise
+            raise CommandExit(1, f"{PROG}: a checkpoint could not be written ({error.strerror}: "
+                                 f"{error.filename or log_dir}); the save is atomic, so no partial file was left.\n"
+                              + _survivor(args, log_dir, cfg, inherited)) from None
         except TrainingStopped as stop:
             code = 128 + received[0]
             if stop.checkpoint is None:
