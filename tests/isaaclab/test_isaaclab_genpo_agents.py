@@ -159,6 +159,9 @@ def test_default_agent_is_untouched(isaaclab_tasks):
 
 def test_runner_cfg_dict_shape(isaaclab_tasks):
     """The dict the stock scripts pass to rsl_rl's OnPolicyRunner: IsaacLab 2.3.2's runner keys, GenPO sections."""
+    import math
+
+    from genpo_rsl.config import RECIPES
     from isaaclab_tasks_ext.genpo_cfg import GENPO_POLICY_CLASS
 
     base = _load("Isaac-Velocity-Rough-Anymal-D-v0", SOURCE_KEY).to_dict()
@@ -181,6 +184,7 @@ def test_runner_cfg_dict_shape(isaaclab_tasks):
         "noise_scale": "state",
         "init_noise_scale": 1.0,
         "head_dims": [128, 128],
+        "max_noise_scale": RECIPES["robot"]["policy"].get("max_noise_scale", math.exp(2.0)),
     }
     assert list(d["algorithm"])[: len(base["algorithm"])] == list(base["algorithm"])
     assert list(d["algorithm"])[len(base["algorithm"]):] == [
