@@ -10,13 +10,10 @@ import numpy as np
 import torch
 
 from .gymnasium_env import GymnasiumVecEnv
-from .toy import EpisodeStatistics, NonFiniteEnvError, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
-
-class MissingDependencyError(ImportError):
-    """A task needs an optional package that is not installed; the message names the pip command that adds it."""
+from .errors import MissingDependencyError, NonFiniteEnvError
+from .toy import TOY_ENVS, EpisodeStatistics, PointReachVecEnv, TwoGoalReachVecEnv, ZeroCostVecEnv
 
 
-TOY_ENVS = {"toy/PointReach": PointReachVecEnv, "toy/TwoGoalReach": TwoGoalReachVecEnv, "toy/ZeroCost": ZeroCostVecEnv}
 #: The left-right (mirror) symmetry functions of the tasks that have one, as rsl_rl's ``symmetry_cfg`` takes them
 #: (``data_augmentation_func``): ``genpo-train --symmetry`` uses them.
 MIRROR_FUNCTIONS = {

@@ -47,7 +47,8 @@ from tensordict import TensorDict
 
 from rsl_rl.env import VecEnv
 
-from .toy import EpisodeLog, EpisodeStatistics, NonFiniteEnvError
+from .errors import MissingDependencyError, NonFiniteEnvError
+from .toy import EpisodeLog, EpisodeStatistics
 
 GO2_URDF = "urdf/go2/urdf/go2.urdf"
 PLANE_URDF = "urdf/plane/plane.urdf"
@@ -149,8 +150,6 @@ def init_genesis(backend: str = "auto", seed: int = 0) -> str:
         if not hasattr(gs, "init"):  # a folder named genesis on sys.path (a namespace package), not Genesis
             raise ImportError(f"'genesis' resolves to {list(getattr(gs, '__path__', []))}, not the Genesis package")
     except ImportError as error:
-        from . import MissingDependencyError
-
         raise MissingDependencyError(f"genesis/Go2 tasks need Genesis ({error}). Fix: pip install 'genpo-rsl[genesis]' "
                           "(a pinned genesis-world; keep the CPU torch pin with -c tools/constraints-torch.txt)"
                           ) from None

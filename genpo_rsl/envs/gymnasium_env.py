@@ -30,7 +30,8 @@ from tensordict import TensorDict
 
 from rsl_rl.env import VecEnv
 
-from .toy import EpisodeLog, EpisodeStatistics, NonFiniteEnvError
+from .errors import NonFiniteEnvError
+from .toy import TOY_ENVS, EpisodeLog, EpisodeStatistics
 
 # Episode limit assumed for a task registered without ``max_episode_steps`` (rsl_rl needs a finite number).
 DEFAULT_MAX_EPISODE_LENGTH = 1_000_000
@@ -341,8 +342,7 @@ def _find_spec(task: str) -> gym.envs.registration.EnvSpec:
     try:
         return gym.spec(task)
     except gym.error.Error as err:
-        from . import TOY_ENVS  # the package's own task names: toy/PointReach, genesis/Go2-...
-        from .genesis_go2 import TASKS as GENESIS_TASKS  # (imports no Genesis)
+        from .genesis_go2 import TASKS as GENESIS_TASKS  # the package's own task names (imports no Genesis)
 
         ours = sorted({*TOY_ENVS, *GENESIS_TASKS})
         close = [name for name in ours if name.split("/", 1)[-1].lower() == task.lower()]

@@ -64,10 +64,6 @@ class EpisodeStatistics:
         return list(self.episode_returns if n is None else self.episode_returns[-n:])
 
 
-class NonFiniteEnvError(RuntimeError):
-    """An env returned (or was sent) NaN/inf: training stops before rsl_rl learns from it; the message says where."""
-
-
 class EpisodeLog:
     """Accessors shared by this package's VecEnvs: finished episodes (from ``self.stats``) and observations."""
 
@@ -326,3 +322,7 @@ def point_reach_symmetric_states(env=None, obs: TensorDict | None = None, action
         lambda group: torch.cat([group, group * obs_sign.to(group)], dim=0), batch_size=[2 * int(obs.batch_size[0])])
     out_actions = None if actions is None else torch.cat([actions, actions * actions.new_tensor([-1.0, 1.0])], dim=0)
     return out_obs, out_actions
+
+
+#: The toy tasks by name (``genpo_rsl.envs.make_env("toy/PointReach", ...)``).
+TOY_ENVS = {"toy/PointReach": PointReachVecEnv, "toy/TwoGoalReach": TwoGoalReachVecEnv, "toy/ZeroCost": ZeroCostVecEnv}
