@@ -105,7 +105,7 @@ def test_override_hint_follows_the_entry_point():
 
     with pytest.raises(FixableError, match=r"Fix: add policy\.num_steps=3 to load it"), use_override_style("genpo"):
         raise FixableError("Fix: add <fix> to load it.", [("num_steps", 3)])
-    with pytest.raises(FixableError, match=r"Fix: add --agent\.actor\.num-steps 3 to"), use_override_style("mjlab"):
+    with pytest.raises(FixableError, match=r"Fix: add --agent\.(actor|policy)\.num-steps 3 to"), use_override_style("mjlab"):
         raise FixableError("Fix: add <fix> to load it.", [("num_steps", 3)])
     hint = override_hint("num_steps", 3)
     assert hint.startswith("agent.") and str(FixableError("<fix>", [("num_steps", 3)])) == hint
