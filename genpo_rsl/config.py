@@ -69,13 +69,15 @@ GENPO_ALGORITHM_DEFAULTS: dict[str, Any] = defaults(ALGORITHM_FIELDS)
 #:   every flow step), which the package defaults are; one flag away on every robot task
 #:   (genpo-train --recipe paper, IsaacLab --agent genpo_paper, mjlab's <task>-GenPO-Paper twins).
 #: - "robot": the locomotion recipe chosen by evidence on Go2 (docs/results/go2/README.md): the multistep flow
-#:   (which executes a flow sample, so needs no compression), a state-dependent base-noise scale, the observation
-#:   encoded once with a small velocity head per flow step. Every robot task's GenPO default (Genesis, IsaacLab's
-#:   locomotion tasks, mjlab's velocity twins).
+#:   (which executes a flow sample, so needs no compression), a state-dependent base-noise scale bounded smoothly
+#:   at 1.1 (unbounded, the entropy bonus inflated it and the robots kept falling), the observation encoded once
+#:   with a small velocity head per flow step. Every robot task's GenPO default (Genesis, IsaacLab's locomotion
+#:   tasks, mjlab's velocity twins).
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {"policy": {"flow": "coupled", "noise_scale": "fixed", "head_dims": []},
               "algorithm": {"compression_coef": 0.01}},
-    "robot": {"policy": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128]},
+    "robot": {"policy": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                         "max_noise_scale": 1.1},
               "algorithm": {}},
 }
 
