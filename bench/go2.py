@@ -69,8 +69,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                                                         "head_dims": [128, 128], "max_noise_scale": 1.1}}),
     # Left-right symmetry (rsl_rl's symmetry_cfg, data augmentation with the Go2 mirror function).
     "ppo_sym": ("ppo", {"symmetry": "augmentation"}),
-    "genpo_sym": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128]},
-                            "symmetry": "augmentation"}),
+    "genpo_sym": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                                     "max_noise_scale": 1.1}, "symmetry": "augmentation"}),
 }
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
           "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
