@@ -44,14 +44,14 @@ def test_multistep_flow_trains_saves_and_plays(isaaclab_tasks, tmp_path):
         loaded = play["policy"](obs)
     torch.testing.assert_close(loaded, trained, rtol=0.0, atol=0.0)
 
-    # The same checkpoint played with the default (coupled) flow: a clear error naming the override to type.
+    # The same checkpoint played with the paper's (coupled) agent: a clear error naming the override to type.
     from genpo_rsl.checkpoint import CheckpointError
 
     def coupled(cfg):
         cfg.device, cfg.policy.num_steps = "cpu", 2
 
     with pytest.raises(CheckpointError, match=r"multistep flow.*flow='coupled'.*agent\.policy\.flow=multistep"):
-        play_py(TASK.replace("-v0", "-Play-v0"), tmp_path, edit_agent_cfg=coupled, num_envs=6)
+        play_py(TASK.replace("-v0", "-Play-v0"), tmp_path, agent="genpo_paper", edit_agent_cfg=coupled, num_envs=6)
 
 
 @pytest.mark.parametrize("override,match", [
