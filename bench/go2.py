@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -42,6 +43,8 @@ TASKS = {"flat": "genesis/Go2-Velocity-Flat", "omni": "genesis/Go2-Velocity-Flat
 PREFIXES = {"flat": "go2", "omni": "go2omni"}
 # Variant -> (rsl_rl algo, task_settings overrides). "genpo" is whatever the package's robot default is; the
 # others pin their recipe, so a name keeps meaning what its recorded runs measured when the defaults move.
+# The state sigma's bound before max_noise_scale existed (a hard clamp at e^2): pinned on the variants run then.
+UNBOUNDED = math.exp(2.0)
 VARIANTS: dict[str, tuple[str, dict]] = {
     "ppo": ("ppo", {}),
     "genpo": ("genpo", {}),
@@ -52,16 +55,19 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # The authors' locomotion configs: coupled, mix 0.95, compression off, no entropy bonus.
     "genpo_authors": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "fixed", "mix": 0.95, "head_dims": []},
                                 "genpo": {"compression_coef": 0.0, "entropy_coef": 0.0}}),
-    "coupled_state": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "state", "head_dims": []},
-                                "genpo": {"compression_coef": 0.0}}),
-    "multistep_state": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": []}}),
-    "multistep_state_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": []},
+    "coupled_state": ("genpo", {"flow": {"flow": "coupled", "noise_scale": "state", "max_noise_scale": UNBOUNDED,
+                                         "head_dims": []}, "genpo": {"compression_coef": 0.0}}),
+    "multistep_state": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "max_noise_scale": UNBOUNDED,
+                                           "head_dims": []}}),
+    "multistep_state_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state",
+                                                "max_noise_scale": UNBOUNDED, "head_dims": []},
                                        "genpo": {"entropy_coef": 0.0}}),
     "multistep_fixed_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "fixed", "head_dims": []},
                                        "genpo": {"entropy_coef": 0.0}}),
     # Encode once: the task's [512, 256, 128] become the observation encoder, a [128, 128] velocity head per step.
-    "multistep_state_head": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128]}}),
-    "multistep_state_head_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state",
+    "multistep_state_head": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state",
+                                                "max_noise_scale": UNBOUNDED, "head_dims": [128, 128]}}),
+    "multistep_state_head_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "max_noise_scale": UNBOUNDED,
                                                      "head_dims": [128, 128]}, "genpo": {"entropy_coef": 0.0}}),
     # The state-dependent sigma drifted upward under the entropy bonus on Omni (1.0 -> 1.37 over 200 iterations,
     # seed 1): bound it smoothly a little above its start.

@@ -2,6 +2,7 @@
 command line trains on `genesis/Go2-Velocity-Flat`, and genpo-play --video writes an mp4 of a Go2 rollout."""
 
 import json
+import math
 import os
 import sys
 
@@ -86,7 +87,9 @@ def test_go2_study_smoke(tmp_path):
         assert len(run["records"]) == 2 and run["eval"]["episodes"] == 32
         assert 0.0 <= run["tail_tracking"] <= 1.0
     flows = {r["algo"]: r["settings"]["flow"] for r in first["results"]}
-    assert flows["multistep_state"] == {"flow": "multistep", "noise_scale": "state", "head_dims": []}
+    # A pinned variant keeps the recipe its runs measured (here: the old hard clamp on sigma), whatever the default.
+    assert flows["multistep_state"] == {"flow": "multistep", "noise_scale": "state", "head_dims": [],
+                                        "max_noise_scale": pytest.approx(math.exp(2.0))}
     assert flows["genpo"] == RECIPES["robot"]["policy"]  # the package's robot default
     for run in first["results"]:  # left/right gait statistics of the evaluation
         assert run["eval"]["asym_mean"] >= 0.0 and run["eval"]["asym_std"] >= 0.0
