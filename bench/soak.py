@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import save_json, strip_runtime, train_and_record  # noqa: E402
 
 from genpo_rsl.objective import adapt_learning_rate  # noqa: E402
+from genpo_rsl.rundir import numbered_checkpoints  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "soak")
 SMOKE = {"iterations": 4, "warmup": 1, "overrides": {"num_envs": 2, "num_steps_per_env": 16, "hidden_dims": [32, 32],
@@ -185,8 +186,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     wall = time.time() - start
     runner, records = result["runner"], result["records"]
     report = analyse(records, result["settings"], warmup, args.max_growth_mb, runner.alg.roundtrip_warn)
-    checkpoints = sorted((f for f in os.listdir(run_dir) if f.startswith("model_") and f.endswith(".pt")),
-                         key=lambda f: int(f[len("model_"):-3]))
+    checkpoints = [os.path.basename(path) for _, path in numbered_checkpoints(run_dir)]
     last = describe_checkpoint(os.path.join(run_dir, checkpoints[-1])) if checkpoints else None
     report["checkpoints"] = {"ok": last is not None and last.policy == "genpo", "count": len(checkpoints),
                              "last": checkpoints[-1] if checkpoints else None}

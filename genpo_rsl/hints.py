@@ -9,7 +9,6 @@ nothing of ours, and an entry point re-spells it in its own form as it passes th
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -43,8 +42,7 @@ def override_hint(field: str, value: Any, model: str = "actor", style: str = DEF
     """
     if style not in OVERRIDE_STYLES:
         raise ValueError(f"override style: must be one of {list(OVERRIDE_STYLES)}, got {style!r}")
-    world = adapter() if major is None else importlib.import_module(f"genpo_rsl.v{3 if major == 3 else 5}.world")
-    path = world.override_path(model, field, style, FLOW_DEFAULTS)
+    path = adapter(major).override_path(model, field, style, FLOW_DEFAULTS)
     text = _format_value(value)
     if style == "genpo":
         return f"{path}={text}"

@@ -54,7 +54,8 @@ def observation_size(obs, groups: list[str], owner: str) -> int:
 
 class RolloutSpreadMixin:
     """What both worlds' actors log as the action std: the spread of the actions the env received over the last
-    rollout, not the base-noise scale sigma (that is ``flow.noise_scale``, logged as Diagnostics/noise_scale by genpo-train, Loss/noise_scale by a stock runner)."""
+    rollout, not the base-noise scale sigma (that is ``flow.noise_scale``, logged as Diagnostics/noise_scale by
+    genpo-train, Loss/noise_scale by a stock runner)."""
 
     #: (A,) std of the executed actions over the last rollout, set by GenPO.update (``record_rollout_spread``).
     rollout_action_std: torch.Tensor | None = None
@@ -74,6 +75,12 @@ class RolloutSpreadMixin:
 #: The minibatch inputs whose finite-but-absurd size names the data as the cause of a non-finite loss.
 ABSURD_CHECKED = ("observations (policy context)", "advantages", "returns", "stored values")
 ABSURD_MAGNITUDE = 1e15
+
+
+def finite_magnitude(tensor: torch.Tensor) -> float:
+    """The largest |x| among the finite entries of ``tensor`` (0.0 when none is finite)."""
+    finite = tensor[torch.isfinite(tensor)]
+    return float(finite.abs().max()) if finite.numel() else 0.0
 
 
 class TrainingHalted(RuntimeError):
@@ -170,10 +177,10 @@ class DoubledActionSymmetry:
         batch = int(probe.batch_size[0])
         actions = torch.zeros(batch, action_dim, device=probe.device)
         _, _, k = self._call(probe.clone(), actions, batch, action_dim)
-        _, mirrored, k_actions = self._call(None, actions, batch, action_dim)
+        _, _, k_actions = self._call(None, actions, batch, action_dim)
         if k_actions != k:
-            raise ValueError("algorithm.symmetry_cfg.data_augmentation_func: returns " f"{k} copies with "
-                             f"observations but {k_actions} for actions alone; they must agree")
+            raise ValueError(f"algorithm.symmetry_cfg.data_augmentation_func: returns {k} copies with observations "
+                             f"but {k_actions} for actions alone; they must agree")
 
     def augment(self, flow: ExactFlow, obs, dummy: torch.Tensor, *repeated: torch.Tensor):
         """(mirrored obs, mirrored doubled actions, each of ``repeated`` tiled to match); the originals come first."""
@@ -415,12 +422,11 @@ class GenPOMixin:
         """Why training stops on a non-finite loss or gradient, naming the minibatch inputs that are NaN/inf."""
         bad = [name for name, tensor in inputs.items() if not bool(torch.isfinite(tensor).all())]
         # Finite but absurd (rewards or observations of 1e30): the overflow is the data's, not the learning rate's.
-        huge = {name: float(tensor[torch.isfinite(tensor)].abs().max()) for name, tensor in inputs.items()
-                if name in ABSURD_CHECKED and bool(torch.isfinite(tensor).any())
-                and float(tensor[torch.isfinite(tensor)].abs().max()) > ABSURD_MAGNITUDE}
+        sizes = {name: finite_magnitude(inputs[name]) for name in ABSURD_CHECKED if name in inputs}
+        huge = {name: size for name, size in sizes.items() if size > ABSURD_MAGNITUDE}
         if huge and not any(name in bad for name in ("advantages", "returns", "stored values")):
-            sizes = ", ".join(f"{name} up to {value:.3g}" for name, value in huge.items())
-            cause = (f"the rollout holds values of absurd size ({sizes}): the environment's rewards or observations "
+            named = ", ".join(f"{name} up to {value:.3g}" for name, value in huge.items())
+            cause = (f"the rollout holds values of absurd size ({named}): the environment's rewards or observations "
                      "are broken or far out of scale. Fix: check the env's rewards and observations, rescale or "
                      "clip them (the learning rate is not the cause)")
         elif any(name in bad for name in ("observations (policy context)", "advantages", "returns", "stored values")):
@@ -441,7 +447,7 @@ class GenPOMixin:
 
     def _roundtrip_message(self, error: float, flow: ExactFlow, context: torch.Tensor) -> str:
         """Why an inexact inverse stops training: absurd observations, or an ill-conditioned flow."""
-        size = float(context[torch.isfinite(context)].abs().max()) if bool(torch.isfinite(context).any()) else 0.0
+        size = finite_magnitude(context)
         if size > ABSURD_MAGNITUDE:
             return (f"GenPO: the flow's inversion round-trip error {error:.3g} exceeds algorithm.roundtrip_fail="
                     f"{self.roundtrip_fail:g} because the observations reach {size:.3g}: the environment's "

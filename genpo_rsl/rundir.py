@@ -57,6 +57,16 @@ def append_resume(log_dir: str, segment: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
+def numbered_checkpoints(folder: str) -> list[tuple[int, str]]:
+    """The ``model_<iteration>.pt`` files rsl_rl's runner saved in ``folder``, as (iteration, path), oldest first."""
+    found = []
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        stem = name.removeprefix("model_").removesuffix(".pt")
+        if name.startswith("model_") and name.endswith(".pt") and stem.isdigit():
+            found.append((int(stem), os.path.join(folder, name)))
+    return sorted(found)
+
+
 def load_run(checkpoint: str) -> dict[str, Any]:
     """The run description saved beside a checkpoint by genpo-train."""
     if not os.path.isfile(checkpoint):

@@ -406,5 +406,5 @@ class GenPORunner(OnPolicyRunner):
         return export(self, path, format, stochastic)
 
 
-__all__ = ["GenPORunner", "TrainingStopped", "check_checkpoint", "evaluate", "run_episodes", "export", "exportable_policy",
-           "inference_policy"]
+__all__ = ["GenPORunner", "TrainingStopped", "check_checkpoint", "evaluate", "export", "exportable_policy",
+           "inference_policy", "run_episodes"]

@@ -7,7 +7,6 @@ policy itself, so a comparison between them is fair by construction.
 from __future__ import annotations
 
 import copy
-import importlib
 from typing import Any
 
 from .world import adapter
@@ -160,6 +159,6 @@ def build_runner_cfg(algo: str, settings: dict[str, Any], experiment_name: str =
     flow = {**FLOW_DEFAULTS, **settings["flow"]}
     if algo == "genpo":
         algorithm.update({**GENPO_ALGORITHM_DEFAULTS, **settings["genpo"]})
-    world = adapter() if major is None else importlib.import_module(f"genpo_rsl.v{3 if major == 3 else 5}.world")
+    world = adapter(major)
     cfg.update(world.runner_sections(algo, settings, algorithm, flow))
     return cfg

@@ -29,12 +29,17 @@ def rsl_rl_version() -> str:
     return dist_version("rsl-rl-lib")
 
 
-def adapter():
+def adapter(major: int | None = None):
     """The installed world's adapter module (``genpo_rsl.v3.world`` or ``genpo_rsl.v5.world``): the one place that
-    picks it. Shared code calls its functions instead of asking which world it is in."""
+    picks it. Shared code calls its functions instead of asking which world it is in.
+
+    Args:
+        major: another world's adapter (3, or 4/5), for code that builds that world's configs; default: installed.
+    """
     import importlib
 
-    return importlib.import_module("genpo_rsl.v5.world" if rsl_rl_major() >= 4 else "genpo_rsl.v3.world")
+    major = rsl_rl_major() if major is None else major
+    return importlib.import_module("genpo_rsl.v5.world" if major >= 4 else "genpo_rsl.v3.world")
 
 
 __all__ = ["adapter", "rsl_rl_major", "rsl_rl_version"]

@@ -15,8 +15,8 @@ import os
 from genpo_rsl.checkpoint import GENPO, CheckpointError, describe_checkpoint
 from genpo_rsl.export import EXPORT_FORMATS, ExportReport, write_policy
 from genpo_rsl.overrides import use_override_style
-from genpo_rsl.scripts.common import (HelpFormatter, UsageError, add_debug_argument, as_usage_error, command, load_runner,
-                                      overrides_from_args)
+from genpo_rsl.scripts.common import (HelpFormatter, UsageError, add_debug_argument, add_override_arguments,
+                                      as_usage_error, command, load_runner, overrides_from_args)
 
 PROG = "genpo-export"
 
@@ -34,9 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", default=None,
                         help=f"file to write (default: {EXPORT_DIR}/policy[_stochastic].onnx|.pt beside the "
                              "checkpoint)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="model config overrides on top of the run's (e.g. the fix a checkpoint mismatch "
-                             "names: policy.num_steps=5)")
+    add_override_arguments(parser)  # on top of the run's config: e.g. the fix a checkpoint mismatch names
     add_debug_argument(parser)
     return parser.parse_intermixed_args(argv)
 
@@ -53,12 +51,11 @@ def run(argv=None) -> ExportReport:
 
 
 def _export(args: argparse.Namespace) -> ExportReport:
-    suffix = {"onnx": ".onnx", "jit": ".pt"}[args.format]
-    if args.output and os.path.splitext(args.output)[1] in (".onnx", ".pt", ".pth", ".jit") and \
-            (os.path.splitext(args.output)[1] == ".onnx") != (args.format == "onnx"):
+    stem, suffix = os.path.splitext(args.output or "")
+    if suffix in (".onnx", ".pt", ".pth", ".jit") and (suffix == ".onnx") != (args.format == "onnx"):
+        wanted = ".onnx" if args.format == "onnx" else ".pt"
         raise UsageError(f"--output {args.output}: a {args.format} file under another format's name. Fix: --output "
-                         f"{os.path.splitext(args.output)[0]}{suffix}, or --format "
-                         f"{'onnx' if args.format == 'jit' else 'jit'}")
+                         f"{stem}{wanted}, or --format {'onnx' if args.format == 'jit' else 'jit'}")
     info = describe_checkpoint(args.checkpoint)  # missing, empty, truncated or not a checkpoint: clear errors
     if info.policy != GENPO:
         raise CheckpointError(

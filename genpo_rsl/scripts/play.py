@@ -9,8 +9,9 @@ import numpy as np
 from genpo_rsl.envs import seed_everything
 from genpo_rsl.overrides import use_override_style
 from genpo_rsl.rundir import load_run
-from genpo_rsl.scripts.common import (HelpFormatter, UsageError, add_debug_argument, add_rollout_arguments, as_usage_error,
-                                      command, load_runner, overrides_from_args)
+from genpo_rsl.scripts.common import (HelpFormatter, UsageError, add_debug_argument, add_override_arguments,
+                                      add_rollout_arguments, as_usage_error, command, load_runner,
+                                      overrides_from_args)
 
 PROG = "genpo-play"
 
@@ -23,9 +24,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "sample the base noise, as in training")
     parser.add_argument("--video", default=None,
                         help="write an mp4 of one rollout of env 0 (gymnasium MuJoCo and Genesis tasks)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="model config overrides on top of the run's (e.g. the fix a checkpoint mismatch "
-                             "names: policy.num_steps=5)")
+    add_override_arguments(parser)  # on top of the run's config: e.g. the fix a checkpoint mismatch names
     add_debug_argument(parser)
     return parser.parse_intermixed_args(argv)
 

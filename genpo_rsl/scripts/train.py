@@ -26,10 +26,10 @@ from genpo_rsl.config import RECIPES, validate_genpo_algorithm
 from genpo_rsl.demos.policy import hold_actor_normalizer, init_overrides, load_actor, warm_up_critic
 from genpo_rsl.overrides import apply_overrides, use_override_style
 from genpo_rsl.envs import MIRROR_FUNCTIONS, SYMMETRY_MODES, make_task_env, seed_everything, symmetry_cfg
-from genpo_rsl.rundir import (RUN_FILE, append_resume, check_run_dir, default_run_dir, load_run, locked, run_record,
-                              save_run)
-from genpo_rsl.scripts.common import (HelpFormatter, CommandExit, UsageError, add_debug_argument, add_override_arguments,
-                                      as_usage_error, overrides_from_args, command)
+from genpo_rsl.rundir import (RUN_FILE, append_resume, check_run_dir, default_run_dir, load_run, locked,
+                              numbered_checkpoints, run_record, save_run)
+from genpo_rsl.scripts.common import (CommandExit, HelpFormatter, UsageError, add_debug_argument,
+                                      add_override_arguments, as_usage_error, command, overrides_from_args)
 from genpo_rsl.train_config import ALGOS, build_runner_cfg, env_kwargs, recipe_settings, task_settings
 from genpo_rsl.world import adapter
 
@@ -310,15 +310,11 @@ def apply_optimizer_overrides(runner, overrides: dict) -> None:
 def _survivor(args, log_dir: str, cfg: dict, inherited: dict) -> str:
     """The last checkpoint a stopped run left in ``log_dir`` and the command that continues from it (or that none
     was written yet, and when the first would have been)."""
-    saved = []
-    for name in os.listdir(log_dir) if os.path.isdir(log_dir) else []:
-        stem = name.removeprefix("model_").removesuffix(".pt")
-        if name.startswith("model_") and name.endswith(".pt") and stem.isdigit():
-            saved.append((int(stem), os.path.join(log_dir, name)))
+    saved = numbered_checkpoints(log_dir)
     if not saved:
         return (f"{PROG}: no checkpoint was written (the first save comes after save_interval={cfg['save_interval']} "
                 "iterations); start again once the cause is fixed")
-    iteration, path = max(saved)
+    iteration, path = saved[-1]
     remaining = max(1, cfg["max_iterations"] - iteration - 1)
     return (f"{PROG}: the last checkpoint is {path} (iteration {iteration}); once the cause is fixed, resume with:\n"
             f"  {resume_command(args, log_dir, path, remaining, inherited)}")
