@@ -73,6 +73,13 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # seed 1): bound it smoothly a little above its start.
     "multistep_state_head_bounded": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state",
                                                         "head_dims": [128, 128], "max_noise_scale": 1.1}}),
+    # Omni screen (2026-12-07): the robot recipe without the entropy bonus (the authors' locomotion configs run
+    # none; with the bound sigma can fall but not rise), and with a doubled desired KL (the adaptive rate reads the
+    # KL of the 2A-dim dummy action, whose second half the environment never sees).
+    "genpo_ent0": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                                      "max_noise_scale": 1.1}, "genpo": {"entropy_coef": 0.0}}),
+    "genpo_kl02": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                                      "max_noise_scale": 1.1}, "genpo": {"desired_kl": 0.02}}),
     # Left-right symmetry (rsl_rl's symmetry_cfg, data augmentation with the Go2 mirror function).
     "ppo_sym": ("ppo", {"symmetry": "augmentation"}),
     "genpo_sym": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
@@ -85,6 +92,7 @@ LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_pape
           "multistep_state_head": "multistep, state sigma, encode once",
           "multistep_state_head_ent0": "multistep, state sigma, encode once, no entropy",
           "multistep_state_head_bounded": "multistep, state sigma <= 1.1, encode once",
+          "genpo_ent0": "robot recipe, no entropy bonus", "genpo_kl02": "robot recipe, desired KL 0.02",
           "ppo_sym": "PPO + symmetry augmentation", "genpo_sym": "GenPO robot recipe + symmetry augmentation"}
 TRACKING = "tracking_lin_vel"
 

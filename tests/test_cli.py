@@ -194,3 +194,29 @@ def test_play_and_export_a_mujoco_run_with_reward_normalisation(tmp_path, capsys
     with contextlib.redirect_stdout(io.StringIO()):
         report = export.run(["--checkpoint", final, "--format", "jit", "--output", str(tmp_path / "policy.pt")])
     assert os.path.isfile(tmp_path / "policy.pt") and report is not None
+
+
+def test_help_is_kept_after_the_first_and_printed_without_importing_torch(tmp_path):
+    """genpo-<cmd> --help: the first builds the parser (importing genpo_rsl) and keeps the text; the second prints
+    the same text without importing torch; a changed source file of the package makes it build afresh."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), COLUMNS="100")
+    probe = ("import sys, genpo_cli; sys.argv = ['genpo-train', '--help']; status = genpo_cli.train(); "
+             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', status)")
+
+    def help_run():
+        proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr
+        text, _, marker = proc.stdout.rstrip("\n").rpartition("\n")
+        return text, marker
+
+    first, marker = help_run()
+    assert marker == "TORCH 0" and first.startswith("usage: genpo-train") and "policy." in first
+    kept = list((tmp_path / "cache" / "genpo_rsl" / "help").iterdir())
+    assert len(kept) == 1 and kept[0].name.startswith("train-")
+    second, marker = help_run()
+    assert marker == "NO-TORCH 0" and second == first
+    # Another key (here: the terminal width, as a changed source file would) builds and keeps a new text.
+    env["COLUMNS"] = "60"
+    third, marker = help_run()
+    assert marker == "TORCH 0" and third != first
+    assert len(list((tmp_path / "cache" / "genpo_rsl" / "help").iterdir())) == 2
