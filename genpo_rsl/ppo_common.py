@@ -55,7 +55,7 @@ def observation_size(obs, groups: list[str], owner: str) -> int:
 class RolloutSpreadMixin:
     """What both worlds' actors log as the action std: the spread of the actions the env received over the last
     rollout, not the base-noise scale sigma (that is ``flow.noise_scale``, logged as Diagnostics/noise_scale by
-    genpo-train, Loss/noise_scale by a stock runner)."""
+    genpo-train, Loss/noise_scale by rsl_rl's stock runner)."""
 
     #: (A,) std of the executed actions over the last rollout, set by GenPO.update (``record_rollout_spread``).
     rollout_action_std: torch.Tensor | None = None

@@ -247,6 +247,28 @@ def _restore_env_state(env: Any, saved: dict | None) -> bool:
 DIAGNOSTICS = ("kl", "clip_fraction", "noise_scale", "roundtrip_error", "gap_abs")
 
 
+def log_diagnostics_apart(runner: Any) -> None:
+    """Log a GenPO runner's :data:`DIAGNOSTICS` as what they are: tensorboard ``Diagnostics/<key>`` and one console
+    line per iteration, instead of the stock logger's "Mean <key> loss" and ``Loss/<key>`` (rsl_rl's own losses keep
+    their keys). GenPORunner calls it; so does mjlab's runner for a GenPO actor (``genpo_rsl.integrations.mjlab``).
+
+    Args:
+        runner: an rsl_rl ``OnPolicyRunner`` (or subclass) whose algorithm is GenPO, before its first ``learn``.
+    """
+
+    def emit(diagnostics: dict, iteration: int) -> None:
+        if not diagnostics:
+            return
+        writer = adapter().writer(runner)
+        if writer is not None:
+            for key, value in diagnostics.items():
+                writer.add_scalar(f"Diagnostics/{key}", value, iteration)
+        if not getattr(runner, "disable_logs", False) and adapter().log_dir(runner) is not None:
+            print("GenPO diagnostics: " + ", ".join(f"{key} {value:.4g}" for key, value in diagnostics.items()))
+
+    adapter().log_diagnostics_apart(runner, DIAGNOSTICS, emit)
+
+
 class TrainingStopped(Exception):
     """``learn`` stopped after :meth:`GenPORunner.request_stop`, at the end of a completed iteration.
 
@@ -288,21 +310,9 @@ class GenPORunner(OnPolicyRunner):
             # Once per iteration, after the update and after current_learning_iteration is set: the first point
             # where the models, optimizer and counter agree.
             adapter().after_each_iteration(self, self._stop_if_requested)
-            adapter().log_diagnostics_apart(self, DIAGNOSTICS, self._log_diagnostics)
+            log_diagnostics_apart(self)
             self._stop_check_installed = True
         super().learn(num_learning_iterations, init_at_random_ep_len)
-
-    def _log_diagnostics(self, diagnostics: dict, iteration: int) -> None:
-        """GenPO's diagnostics as what they are: tensorboard ``Diagnostics/<key>`` and one console line (the stock
-        logger would print them as "Mean <key> loss" and tag them ``Loss/<key>``)."""
-        if not diagnostics:
-            return
-        writer = adapter().writer(self)
-        if writer is not None:
-            for key, value in diagnostics.items():
-                writer.add_scalar(f"Diagnostics/{key}", value, iteration)
-        if not getattr(self, "disable_logs", False) and adapter().log_dir(self) is not None:
-            print("GenPO diagnostics: " + ", ".join(f"{key} {value:.4g}" for key, value in diagnostics.items()))
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Stop ``learn`` at the end of the current iteration, after saving it (safe to call from a signal handler:

@@ -41,6 +41,7 @@ from genpo_rsl.checkpoint import (GAUSSIAN, GENPO, CheckpointError, check_loaded
                                   read_checkpoint)
 from genpo_rsl.integrations import hook_disabled
 from genpo_rsl.overrides import use_override_style
+from genpo_rsl.runner import log_diagnostics_apart
 
 from mjlab.rl import MjlabOnPolicyRunner, RslRlModelCfg, RslRlOnPolicyRunnerCfg, RslRlPpoAlgorithmCfg
 
@@ -280,10 +281,11 @@ def check_mjlab_checkpoint(runner: MjlabOnPolicyRunner, path: str, load_cfg: dic
 
 
 def _install_checkpoint_check() -> None:
-    """Wrap ``MjlabOnPolicyRunner.load`` and ``save`` (every mjlab runner inherits them or calls them through
-    ``super()``): load runs :func:`check_mjlab_checkpoint` first; save stamps a GenPO actor's flow settings into
-    ``infos["genpo_rsl"]`` (as GenPORunner does): ``mix`` and the multistep coefficients are not weights, so only
-    the stamp lets load tell a run's settings from other ones in the config."""
+    """Wrap ``MjlabOnPolicyRunner.load``, ``save`` and ``__init__`` (every mjlab runner inherits them or calls them
+    through ``super()``): load runs :func:`check_mjlab_checkpoint` first; save stamps a GenPO actor's flow settings
+    into ``infos["genpo_rsl"]`` (as GenPORunner does): ``mix`` and the multistep coefficients are not weights, so
+    only the stamp lets load tell a run's settings from other ones in the config; a runner built for a GenPO actor
+    logs GenPO's diagnostics apart from the losses (:func:`genpo_rsl.runner.log_diagnostics_apart`)."""
     original_load, original_save = MjlabOnPolicyRunner.load, MjlabOnPolicyRunner.save
     if getattr(original_load, "_genpo_checked", False):
         return
@@ -300,8 +302,16 @@ def _install_checkpoint_check() -> None:
             infos = {**(infos or {}), "genpo_rsl": genpo_stamp(flow)}
         return original_save(self, path, infos)
 
+    original_init = MjlabOnPolicyRunner.__init__
+
+    @functools.wraps(original_init)
+    def init(self, *args, **kwargs) -> None:
+        original_init(self, *args, **kwargs)
+        if getattr(getattr(self.alg, "_raw_actor", None), "flow", None) is not None:
+            log_diagnostics_apart(self)  # GenPO's kl, clip_fraction, ... are not losses: not "Mean kl loss"
+
     load._genpo_checked = True
-    MjlabOnPolicyRunner.load, MjlabOnPolicyRunner.save = load, save
+    MjlabOnPolicyRunner.load, MjlabOnPolicyRunner.save, MjlabOnPolicyRunner.__init__ = load, save, init
 
 
 if not hook_disabled():

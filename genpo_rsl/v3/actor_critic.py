@@ -156,7 +156,7 @@ class GenPOActorCritic(RolloutSpreadMixin, ActorCritic):
     def action_std(self) -> torch.Tensor:
         """The spread of the executed actions over the last rollout, (A,) (rsl_rl 3.x logs its mean as
         Policy/mean_noise_std, "Mean action noise std"); NaN before the first update. The base-noise scale sigma is
-        ``flow.noise_scale`` (logged as Diagnostics/noise_scale by genpo-train, Loss/noise_scale by a stock runner)."""
+        ``flow.noise_scale`` (logged as Diagnostics/noise_scale by genpo-train, Loss/noise_scale by rsl_rl's stock runner)."""
         return self.rollout_spread()
 
     @property

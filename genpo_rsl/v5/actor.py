@@ -96,7 +96,7 @@ class GenPOActor(RolloutSpreadMixin, nn.Module):
     @property
     def output_std(self) -> torch.Tensor:
         """The spread of the executed actions over the last rollout, (A,) (rsl_rl logs its mean as Policy/mean_std and
-        "Mean action std"); NaN before the first update. The base-noise scale sigma is logged as Diagnostics/noise_scale by genpo-train, Loss/noise_scale by a stock runner."""
+        "Mean action std"); NaN before the first update. The base-noise scale sigma is logged as Diagnostics/noise_scale by genpo-train, Loss/noise_scale by rsl_rl's stock runner."""
         return self.rollout_spread()
 
     @property

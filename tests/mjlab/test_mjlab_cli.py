@@ -63,6 +63,16 @@ def test_train_writes_a_genpo_checkpoint(cartpole_run):
     assert agent["algorithm"]["compression_coef"] == 0.05  # the command line's GenPO value
 
 
+def test_genpo_diagnostics_are_logged_as_diagnostics_not_losses(cartpole_run):
+    """mjlab's runner logs GenPO's kl, clip_fraction, ... under Diagnostics/, not as losses (Loss/kl); rsl_rl's own
+    losses keep their tags."""
+    events = b"".join(path.read_bytes() for path in cartpole_run.glob("events.out.tfevents.*"))
+    assert events, f"no tensorboard file in {cartpole_run}"
+    assert b"Diagnostics/kl" in events and b"Diagnostics/clip_fraction" in events
+    assert b"Loss/kl" not in events and b"Loss/clip_fraction" not in events
+    assert b"Loss/surrogate" in events and b"Loss/value" in events
+
+
 def test_play_loads_the_checkpoint_and_runs_the_deterministic_policy(cartpole_run):
     checkpoint = cartpole_run / "model_1.pt"
     result = subprocess.run(
