@@ -81,7 +81,9 @@ def test_a_run_of_the_other_world_replays_its_overrides(tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ("policy.num_step=3", "unknown key 'policy.num_step'.*Did you mean 'policy.num_steps'"),
-    ("policy.mix=1.5", r"mix: must be a number in \(0, 1\]"),  # the flow's own check, when the runner builds it
+    ("policy.mix=1.5", r"^genpo-train: error: policy.mix: must be a number in \(0, 1\]"),  # named as typed
+    ("policy.init_noise_scale=.inf", r"policy.init_noise_scale: must be a finite number > 0, got inf"),
+    ("policy.max_noise_scale=0", r"policy.max_noise_scale: must be a number in \(0, "),
     ("algorithm.learning_rate=-1", r"algorithm.learning_rate: must be in \(0.0, inf\)"),
     ("policy.num_steps=abc", "policy.num_steps: expected an integer"),
 ])

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from genpo_rsl.compat import register, rsl_rl_version
-from genpo_rsl.config import RECIPES, validate_genpo_algorithm
+from genpo_rsl.config import RECIPES, validate_flow_cfg, validate_genpo_algorithm
 from genpo_rsl.demos.policy import hold_actor_normalizer, init_overrides, load_actor, warm_up_critic
 from genpo_rsl.overrides import apply_overrides, use_override_style
 from genpo_rsl.envs import MIRROR_FUNCTIONS, SYMMETRY_MODES, make_task_env, seed_everything, symmetry_cfg
@@ -192,6 +192,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, dict, dict, dict]:
                          "as the policy gives them; bound them in the env)")
     with as_usage_error():
         validate_genpo_algorithm(cfg["algorithm"])  # the PPO fields of either algorithm, GenPO's for GenPO
+        if args.algo == "genpo":  # the flow's fields, named as typed (policy.*), before any folder is made
+            validate_flow_cfg("policy", cfg[adapter().POLICY_SECTION])
     batch, minibatches = settings["num_envs"] * cfg["num_steps_per_env"], cfg["algorithm"]["num_mini_batches"]
     if batch < minibatches:
         raise UsageError(f"algorithm.num_mini_batches={minibatches}: a rollout of {settings['num_envs']} envs x "
