@@ -33,6 +33,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 
 from common_plots import fmt, markdown_table, mean_std, plot_band, pyplot
 from harness import add_study_arguments, run_cached, run_study, save_json, strip_runtime, train_and_record
@@ -144,12 +145,26 @@ def _collect_episodes(record: dict, runner) -> None:
     lengths = list(env.episode_lengths[seen:])
     tracking = list(env.episode_reward_terms[TRACKING][seen:])
     env._go2_seen = len(env.episode_lengths)
-    record.update(new_lengths=lengths, new_tracking=tracking,
+    record.update(new_lengths=lengths, new_tracking=tracking, action_noise=_action_noise(runner),
                   length_mean=float(np.mean(lengths)) if lengths else float("nan"),
                   tracking_mean=float(np.mean(tracking)) if tracking else float("nan"))
     print(f"go2: {type(runner.alg).__name__} iteration {record['iteration']}: {record['wall_s']:.1f} s, "
           f"{len(lengths)} episodes, length {record['length_mean']:.0f}, return {record['return_mean']:.3f}, "
           f"tracking {record['tracking_mean']:.3f}", file=sys.stderr, flush=True)  # stdout is captured while learning
+
+
+def _action_noise(runner, states: int = 128, samples: int = 16) -> float:
+    """The executed action's spread at fixed states: per state the std of ``samples`` stochastic actions, averaged
+    over ``states`` of the last rollout's observations and the action's dimensions (PPO: its learned std; GenPO:
+    what sigma(s) and the flow make of the latent noise). Its own random stream: the run itself is unchanged."""
+    from genpo_rsl.world import adapter
+
+    obs = runner.alg.storage.observations[-1][:states]
+    act = adapter().act_function(adapter().policy_module(runner), deterministic=False)
+    with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        torch.manual_seed(0)
+        actions = torch.stack([act(obs) for _ in range(samples)])
+    return float(actions.std(0).mean())
 
 
 class JointStatistics:
@@ -219,7 +234,8 @@ def run_one(job: dict) -> dict:
         out["records"] = [{k: r[k] for k in ("iteration", "env_steps", "elapsed_s", "wall_s", "update_s", "env_s",
                                              "episodes", "return_mean", "length_mean", "tracking_mean")}
                           | {"kl": r["losses"].get("kl"), "noise_scale": r["losses"].get("noise_scale"),
-                                                 "learning_rate": r["learning_rate"]} for r in records]
+                             "learning_rate": r["learning_rate"], "action_noise": r.get("action_noise")}
+                          for r in records]
         out.update(episode_returns=episode_returns,
                    eval={"return_mean": evaluation["mean"], "return_std": evaluation["std"],
                          "length_mean": float(np.mean(evaluation["lengths"])),
