@@ -7,6 +7,8 @@
     python bench/iteration_time.py --cases Hopper-v5:1 --variants coupled coupled:noise_scale=learned \
         coupled:noise_scale=state                          # policy (flow) fields too
     python bench/iteration_time.py --torch-compile-mode default   # rsl_rl 5.1+'s torch_compile_mode, PPO and GenPO
+    python bench/iteration_time.py --cases genesis/Go2-Velocity-Flat-Omni:1024 --flow multistep \
+        --symmetry augmentation                            # also PPO and GenPO with rsl_rl's symmetry_cfg
     python bench/iteration_time.py --smoke                 # seconds; exercised by the test suite
 
 A variant is FLOW[:KEY=VALUE,...] with GenPO algorithm fields (genpo_rsl.config.GENPO_ALGORITHM_DEFAULTS) or policy
@@ -14,6 +16,8 @@ fields (genpo_rsl.config.FLOW_DEFAULTS, e.g. ``coupled:noise_scale=learned``). P
 and variant it prints the median over iterations (the first, warm-up iteration dropped) of wall time, update time,
 env-step time and the policy's share of the rollout, and a line with ``GenPO/PPO wall <R>x``. Every GenPO variant
 is compared with the PPO run of the same case, measured in the same process; read the ratios, not the seconds.
+With ``--symmetry MODE`` (a task with a mirror function) each case also runs PPO and every variant with rsl_rl's
+``symmetry_cfg`` and prints what symmetry adds to each (``symmetry: PPO <R>x, GenPO <R>x``) and GenPO/PPO with it.
 """
 
 from __future__ import annotations
@@ -72,9 +76,10 @@ def compiled_runner(mode: str | None):
     return CompiledRunner
 
 
-def timed_run(task: str, algo: str, overrides: dict, iterations: int, threads: int, compile_mode: str | None) -> dict:
+def timed_run(task: str, algo: str, overrides: dict, iterations: int, threads: int, compile_mode: str | None,
+              symmetry: str | None = None) -> dict:
     result = train_and_record(task, algo, seed=0, overrides=overrides, iterations=iterations + 1, threads=threads,
-                              runner_class=compiled_runner(compile_mode))
+                              runner_class=compiled_runner(compile_mode), symmetry=symmetry)
     result["env"].close()
     records = result["records"][1:]  # drop the warm-up iteration (it also holds torch.compile's compilation)
     row = {key: float(np.median([r[key] for r in records])) for key in TIMES}
@@ -84,8 +89,10 @@ def timed_run(task: str, algo: str, overrides: dict, iterations: int, threads: i
 
 
 def measure(task: str, num_envs: int, variants: list[tuple[str, dict]], iterations: int, threads: int,
-            device_note: str, compile_mode: str | None) -> list[dict]:
+            device_note: str, compile_mode: str | None, symmetry: str | None = None) -> list[dict]:
     ppo = timed_run(task, "ppo", {"num_envs": num_envs}, iterations, threads, compile_mode)
+    ppo_sym = (timed_run(task, "ppo", {"num_envs": num_envs}, iterations, threads, compile_mode, symmetry)
+               if symmetry else None)
     rows = []
     for flow, fields in variants:
         # Policy fields (noise_scale, num_steps, ...) go to the flow, the rest to GenPO's algorithm fields.
@@ -99,6 +106,14 @@ def measure(task: str, num_envs: int, variants: list[tuple[str, dict]], iteratio
                      "ratio_wall": genpo["wall_s"] / ppo["wall_s"],
                      "ratio_update": genpo["update_s"] / ppo["update_s"],
                      "ratio_rollout_policy": genpo["policy_rollout_s"] / max(ppo["policy_rollout_s"], 1e-9)})
+        if symmetry:
+            genpo_sym = timed_run(task, "genpo", overrides, iterations, threads, compile_mode, symmetry)
+            rows[-1].update(symmetry=symmetry, ppo_symmetry=ppo_sym, genpo_symmetry=genpo_sym,
+                            symmetry_cost_ppo=ppo_sym["wall_s"] / ppo["wall_s"],
+                            symmetry_cost_genpo=genpo_sym["wall_s"] / genpo["wall_s"],
+                            symmetry_update_cost_ppo=ppo_sym["update_s"] / ppo["update_s"],
+                            symmetry_update_cost_genpo=genpo_sym["update_s"] / genpo["update_s"],
+                            ratio_wall_symmetry=genpo_sym["wall_s"] / ppo_sym["wall_s"])
     return rows
 
 
@@ -109,7 +124,11 @@ def describe(row: dict) -> str:
             f"{compiled}: PPO {p['wall_s']:.3f} s/iter (update {p['update_s']:.3f}, env {p['env_s']:.3f}, policy "
             f"{p['policy_rollout_s']:.3f}); GenPO {g['wall_s']:.3f} s/iter (update {g['update_s']:.3f}, env "
             f"{g['env_s']:.3f}, policy {g['policy_rollout_s']:.3f}); GenPO/PPO wall {row['ratio_wall']:.2f}x, "
-            f"update {row['ratio_update']:.2f}x, rollout policy {row['ratio_rollout_policy']:.2f}x")
+            f"update {row['ratio_update']:.2f}x, rollout policy {row['ratio_rollout_policy']:.2f}x"
+            + (f"\n  symmetry ({row['symmetry']}): PPO wall {row['symmetry_cost_ppo']:.2f}x (update "
+               f"{row['symmetry_update_cost_ppo']:.2f}x), GenPO wall {row['symmetry_cost_genpo']:.2f}x (update "
+               f"{row['symmetry_update_cost_genpo']:.2f}x); with symmetry GenPO/PPO wall "
+               f"{row['ratio_wall_symmetry']:.2f}x" if row.get("symmetry") else ""))
 
 
 def plot(rows, path):
@@ -149,6 +168,8 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device-note", default="cpu, 1 thread")
+    parser.add_argument("--symmetry", default=None, help="also run PPO and GenPO with this symmetry mode "
+                        "(genpo_rsl.envs.SYMMETRY_MODES; the task needs a mirror function)")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--out", default="bench/results/iteration_time")
     args = parser.parse_args(argv)
@@ -156,13 +177,13 @@ def main(argv=None):
         variants = [parse_variant(v) for v in args.variants]
     else:
         variants = [(flow, {}) for flow in (("coupled", "multistep") if args.flow == "both" else (args.flow,))]
-    cases = ["toy/ZeroCost:64"] if args.smoke else args.cases
+    cases = (["toy/PointReach:64"] if args.symmetry else ["toy/ZeroCost:64"]) if args.smoke else args.cases
     iterations = 1 if args.smoke else args.iterations
     rows = []
     for case in cases:
         task, num_envs = case.rsplit(":", 1)
         for row in measure(task, int(num_envs), variants, iterations, args.threads, args.device_note,
-                           args.torch_compile_mode):
+                           args.torch_compile_mode, args.symmetry):
             rows.append(row)
             print(describe(row), flush=True)
     os.makedirs(args.out, exist_ok=True)

@@ -43,6 +43,21 @@ def test_iteration_time_variants_reach_the_algorithm(tmp_path):
     assert settings["flow"]["flow"] == "coupled" and settings["flow"]["noise_scale"] == "learned"
 
 
+def test_iteration_time_with_symmetry_measures_what_it_adds(tmp_path, capsys):
+    import iteration_time
+
+    rows = iteration_time.main(["--smoke", "--flow", "multistep", "--symmetry", "augmentation", "--out",
+                                str(tmp_path)])
+    row = rows[0]
+    for name in ("ppo", "genpo"):  # the symmetric runs really ran with rsl_rl's symmetry_cfg (it logs its loss)
+        assert "symmetry" in row[f"{name}_symmetry"]["run"]["records"][0]["losses"]
+        assert "symmetry" not in row[name]["run"]["records"][0]["losses"]
+    assert row["symmetry_cost_genpo"] == pytest.approx(row["genpo_symmetry"]["wall_s"] / row["genpo"]["wall_s"])
+    assert row["ratio_wall_symmetry"] == pytest.approx(row["genpo_symmetry"]["wall_s"] / row["ppo_symmetry"]["wall_s"])
+    line = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("symmetry (")]
+    assert len(line) == 1 and f"GenPO wall {row['symmetry_cost_genpo']:.2f}x" in line[0]
+
+
 def test_update_cost_smoke_table(tmp_path, capsys):
     import update_cost
 
