@@ -98,8 +98,7 @@ def run(batch: int, obs_dim: int, action_dim: int, hidden: list[int], num_steps:
     half = torch.randn(batch, action_dim, requires_grad=True)
 
     def velocity_pass():
-        ctx = flow.velocity.in_context(context)
-        flow.velocity(half, ctx, flow.velocity.step_features(flow.times)[0]).sum().backward()
+        flow.velocity(half, flow.step_conditions(context)[0]).sum().backward()
 
     def log_prob_of(kind):
         dummy, old = stored[kind]

@@ -105,19 +105,19 @@ class ShiftFlow(ExactFlow):
         return self.num_steps * self.action_dim * math.log(self.shift_coef)
 
     def forward(self, context, noise):
-        ctx, steps = self.context_features(context), self.velocity.step_features(self.times)
+        conditions = self.step_conditions(context)
         x, y = noise[..., : self.action_dim], noise[..., self.action_dim:]
         for i in range(self.num_steps):
-            x = x + self.dt * self.velocity(y, ctx, steps[i])
-            y = self.shift_coef * y + self.dt * self.velocity(x, ctx, steps[i])
+            x = x + self.dt * self.velocity(y, conditions[i])
+            y = self.shift_coef * y + self.dt * self.velocity(x, conditions[i])
         return torch.cat([x, y], dim=-1)
 
     def inverse(self, context, dummy):
-        ctx, steps = self.context_features(context), self.velocity.step_features(self.times)
+        conditions = self.step_conditions(context)
         x, y = dummy[..., : self.action_dim], dummy[..., self.action_dim:]
         for i in range(self.num_steps - 1, -1, -1):
-            y = (y - self.dt * self.velocity(x, ctx, steps[i])) / self.shift_coef
-            x = x - self.dt * self.velocity(y, ctx, steps[i])
+            y = (y - self.dt * self.velocity(x, conditions[i])) / self.shift_coef
+            x = x - self.dt * self.velocity(y, conditions[i])
         return torch.cat([x, y], dim=-1)
 
     def executed_action(self, dummy):

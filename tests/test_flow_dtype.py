@@ -26,11 +26,16 @@ def exact_time_features(flow, i: int) -> torch.Tensor:
     return flow.velocity.in_time(flow.velocity.time_mlp(emb[None]))[0]
 
 
+def plain_velocity(net, state, context_features, time_features) -> torch.Tensor:
+    """v from its stated form, one Linear over (state, context, time) then the MLP: not the flow's fused path."""
+    return net.trunk(net.in_activation(net.in_half(state) + context_features + time_features))
+
+
 def exact_log_prob(flow, context: torch.Tensor, dummy: torch.Tensor) -> torch.Tensor:
     """log pi(dummy) by an independent float64 inverse (only the flow's Linear layers are reused)."""
     a, n = flow.action_dim, flow.num_steps
     ctx = flow.velocity.in_context(context)
-    v = lambda state, i: flow.velocity(state, ctx, exact_time_features(flow, i))  # noqa: E731
+    v = lambda state, i: plain_velocity(flow.velocity, state, ctx, exact_time_features(flow, i))  # noqa: E731
     first, second = dummy[:, :a], dummy[:, a:]
     if isinstance(flow, CoupledFlow):
         p = flow.mix

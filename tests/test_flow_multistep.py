@@ -28,7 +28,9 @@ def test_forward_is_the_stated_recurrence():
     xs = [noise[:, 4:], noise[:, :4]]  # x_-1, x_0
     for i in range(n):
         t = flow.velocity.step_features(torch.tensor([i / n], dtype=torch.float64))[0]
-        xs.append((1 - b) * xs[-1] + b * xs[-2] + c / n * flow.velocity(xs[-1], ctx, t))
+        net = flow.velocity  # v from its stated form: one Linear over (state, context, time), then the MLP
+        v = net.trunk(net.in_activation(net.in_half(xs[-1]) + ctx + t))
+        xs.append((1 - b) * xs[-1] + b * xs[-2] + c / n * v)
     dummy = flow(context, noise)
     torch.testing.assert_close(dummy, torch.cat([xs[-1], xs[-2]], -1), rtol=0, atol=1e-12)
     assert torch.equal(flow.executed_action(dummy), dummy[:, :4])  # the env executes x_N

@@ -186,6 +186,14 @@ class ExactFlow(nn.Module):
         the encoder when ``head_dims`` is set)."""
         return self.velocity.in_context(self.encoder(context))
 
+    def step_conditions(self, context: torch.Tensor) -> list[torch.Tensor]:
+        """What the velocity net's first layer gets from the context and the time at each flow step, N tensors
+        (B, H) computed once per flow call; step i's velocity is ``self.velocity(state, conditions[i])``.
+
+        Unbound, not indexed: the backward of N index ops would zero-fill N full (N, B, H) gradients; unbind's is
+        one stack."""
+        return self.velocity.conditions(self.context_features(context), self.times).unbind(0)
+
     def observation_layer(self) -> nn.Linear:
         """The first Linear that reads the observation (rsl_rl 3.x's ``actor[0]``)."""
         return self.encoder[0] if self.head_dims else self.velocity.in_context

@@ -52,32 +52,28 @@ class CoupledFlow(ExactFlow):
         """Map base noise (B, 2A) to the dummy action (B, 2A) given context (B, C)."""
         if not torch.jit.is_scripting():
             self._check_shapes(context, noise, "noise")
-        ctx = self.context_features(context)
-        steps = self.velocity.step_features(self.times)
-        p, q, dt = self.mix, 1.0 - self.mix, self.dt
+        conditions = self.step_conditions(context)
+        p, dt = self.mix, self.dt
         x, y = noise[..., : self.action_dim], noise[..., self.action_dim :]
         for i in range(self.num_steps):
-            t = steps[i]
-            x = x + self.velocity(y, ctx, t) * dt
-            y = y + self.velocity(x, ctx, t) * dt
-            x = p * x + q * y
-            y = p * y + q * x
+            x = torch.add(x, self.velocity(y, conditions[i]), alpha=dt)
+            y = torch.add(y, self.velocity(x, conditions[i]), alpha=dt)
+            x = torch.lerp(y, x, p)  # p x + (1 - p) y
+            y = torch.lerp(x, y, p)  # p y + (1 - p) x, with the new x
         return torch.cat([x, y], dim=-1)
 
     def inverse(self, context: torch.Tensor, dummy: torch.Tensor) -> torch.Tensor:
         """Map a dummy action (B, 2A) back to the base noise (B, 2A) that produces it, exactly."""
         if not torch.jit.is_scripting():
             self._check_shapes(context, dummy, "dummy")
-        ctx = self.context_features(context)
-        steps = self.velocity.step_features(self.times)
+        conditions = self.step_conditions(context)
         p, q, dt = self.mix, 1.0 - self.mix, self.dt
         x, y = dummy[..., : self.action_dim], dummy[..., self.action_dim :]
         for i in range(self.num_steps - 1, -1, -1):
-            t = steps[i]
-            y = (y - q * x) / p
-            x = (x - q * y) / p
-            y = y - self.velocity(x, ctx, t) * dt
-            x = x - self.velocity(y, ctx, t) * dt
+            y = torch.sub(y, x, alpha=q) / p
+            x = torch.sub(x, y, alpha=q) / p
+            y = torch.sub(y, self.velocity(x, conditions[i]), alpha=dt)
+            x = torch.sub(x, self.velocity(y, conditions[i]), alpha=dt)
         return torch.cat([x, y], dim=-1)
 
     def executed_action(self, dummy: torch.Tensor) -> torch.Tensor:

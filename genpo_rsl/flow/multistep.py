@@ -71,12 +71,13 @@ class MultistepFlow(ExactFlow):
         """Map the latent (x_0, x_-1) (B, 2A) to the dummy action (x_N, x_{N-1}) (B, 2A) given context (B, C)."""
         if not torch.jit.is_scripting():
             self._check_shapes(context, noise, "noise")
-        ctx = self.context_features(context)
-        steps = self.velocity.step_features(self.times)
+        conditions = self.step_conditions(context)
         a, b, h = 1.0 - self.history_coef, self.history_coef, self.velocity_coef * self.dt
         current, previous = noise[..., : self.action_dim], noise[..., self.action_dim :]
         for i in range(self.num_steps):
-            following = a * current + b * previous + h * self.velocity(current, ctx, steps[i])
+            # (1 - b) x_i + b x_{i-1} + c dt v(x_i), in three ops
+            following = torch.add(torch.add(b * previous, current, alpha=a), self.velocity(current, conditions[i]),
+                                  alpha=h)
             previous = current
             current = following
         return torch.cat([current, previous], dim=-1)
@@ -85,13 +86,13 @@ class MultistepFlow(ExactFlow):
         """Map a dummy action (x_N, x_{N-1}) (B, 2A) back to the latent (x_0, x_-1) (B, 2A), exactly."""
         if not torch.jit.is_scripting():
             self._check_shapes(context, dummy, "dummy")
-        ctx = self.context_features(context)
-        steps = self.velocity.step_features(self.times)
+        conditions = self.step_conditions(context)
         a, b, h = 1.0 - self.history_coef, self.history_coef, self.velocity_coef * self.dt
         # current = x_{i+1}, previous = x_i; each step recovers x_{i-1}.
         current, previous = dummy[..., : self.action_dim], dummy[..., self.action_dim :]
         for i in range(self.num_steps - 1, -1, -1):
-            earlier = (current - a * previous - h * self.velocity(previous, ctx, steps[i])) / b
+            velocity = self.velocity(previous, conditions[i])
+            earlier = torch.sub(torch.sub(current, previous, alpha=a), velocity, alpha=h) / b
             current = previous
             previous = earlier
         return torch.cat([current, previous], dim=-1)
