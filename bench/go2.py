@@ -145,7 +145,7 @@ def _collect_episodes(record: dict, runner) -> None:
     lengths = list(env.episode_lengths[seen:])
     tracking = list(env.episode_reward_terms[TRACKING][seen:])
     env._go2_seen = len(env.episode_lengths)
-    record.update(new_lengths=lengths, new_tracking=tracking, action_noise=_action_noise(runner),
+    record.update(new_lengths=lengths, new_tracking=tracking, **_action_statistics(runner),
                   length_mean=float(np.mean(lengths)) if lengths else float("nan"),
                   tracking_mean=float(np.mean(tracking)) if tracking else float("nan"))
     print(f"go2: {type(runner.alg).__name__} iteration {record['iteration']}: {record['wall_s']:.1f} s, "
@@ -153,18 +153,21 @@ def _collect_episodes(record: dict, runner) -> None:
           f"tracking {record['tracking_mean']:.3f}", file=sys.stderr, flush=True)  # stdout is captured while learning
 
 
-def _action_noise(runner, states: int = 128, samples: int = 16) -> float:
-    """The executed action's spread at fixed states: per state the std of ``samples`` stochastic actions, averaged
-    over ``states`` of the last rollout's observations and the action's dimensions (PPO: its learned std; GenPO:
-    what sigma(s) and the flow make of the latent noise). Its own random stream: the run itself is unchanged."""
+def _action_statistics(runner, states: int = 128, samples: int = 16) -> dict[str, float]:
+    """The policy's actions at ``states`` of the last rollout's observations: ``action_noise``, per state the std of
+    ``samples`` stochastic actions (PPO: its learned std; GenPO: what sigma(s) and the flow make of the latent
+    noise), and ``action_magnitude``, the mean |action| of the deterministic policy; both averaged over states and
+    action dimensions. Its own random stream: the run itself is unchanged."""
     from genpo_rsl.world import adapter
 
     obs = runner.alg.storage.observations[-1][:states]
-    act = adapter().act_function(adapter().policy_module(runner), deterministic=False)
+    module = adapter().policy_module(runner)
+    act = adapter().act_function(module, deterministic=False)
     with torch.random.fork_rng(devices=[]), torch.inference_mode():
         torch.manual_seed(0)
         actions = torch.stack([act(obs) for _ in range(samples)])
-    return float(actions.std(0).mean())
+        deterministic = adapter().act_function(module, deterministic=True)(obs)
+    return {"action_noise": float(actions.std(0).mean()), "action_magnitude": float(deterministic.abs().mean())}
 
 
 class JointStatistics:
@@ -234,7 +237,8 @@ def run_one(job: dict) -> dict:
         out["records"] = [{k: r[k] for k in ("iteration", "env_steps", "elapsed_s", "wall_s", "update_s", "env_s",
                                              "episodes", "return_mean", "length_mean", "tracking_mean")}
                           | {"kl": r["losses"].get("kl"), "noise_scale": r["losses"].get("noise_scale"),
-                             "learning_rate": r["learning_rate"], "action_noise": r.get("action_noise")}
+                             "learning_rate": r["learning_rate"], "action_noise": r.get("action_noise"),
+                             "action_magnitude": r.get("action_magnitude")}
                           for r in records]
         out.update(episode_returns=episode_returns,
                    eval={"return_mean": evaluation["mean"], "return_std": evaluation["std"],
