@@ -93,6 +93,9 @@ def test_go2_study_smoke(tmp_path):
     assert flows["genpo"] == RECIPES["robot"]["policy"]  # the package's robot default
     for run in first["results"]:  # left/right gait statistics of the evaluation
         assert run["eval"]["asym_mean"] >= 0.0 and run["eval"]["asym_std"] >= 0.0
+    for run in first["results"]:  # the actions' spread and size at fixed states, every iteration
+        for record in run["records"]:
+            assert 0.05 < record["action_noise"] < 5.0 and 0.0 < record["action_magnitude"] < 5.0, record
     second = go2.main(["--smoke", "--out", out, "--algos", "ppo", "genpo", "multistep_state"])
     assert second["trained"] == 0 and "GenPO" in second["table"] and "PPO" in second["table"]
     omni = go2.main(["--smoke", "--out", out, "--task", "omni", "--algos", "ppo", "genpo_sym", "ppo_sym"])
