@@ -1,0 +1,71 @@
+"""What a Go2 study checkpoint's policy does at visited states: the executed action's spread and size.
+
+    python bench/go2_probe.py genpo_sym docs/results/go2/runs/go2omni__genpo_sym__seed0__it200.json.partial.pt
+
+Loads the checkpoint of a ``bench/go2.py`` variant (a partial one while a run trains, ``<run>.json.partial.pt``),
+rolls 256 robots of ``--task`` for 60 stochastic steps from a reset, then at the states reached prints: the std of
+32 stochastic actions per state (the exploration noise the env sees; PPO: its std), the mean |action| of the
+deterministic policy, and for GenPO the base-noise scale sigma(s) of the dummy action's two halves. The same
+numbers are recorded per iteration in new study runs (``action_noise``, ``action_magnitude``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+
+import torch
+
+import go2
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("variant", choices=list(go2.VARIANTS))
+    parser.add_argument("checkpoint")
+    parser.add_argument("--task", choices=list(go2.TASKS), default="omni")
+    parser.add_argument("--envs", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=60)
+    args = parser.parse_args(argv)
+    from genpo_rsl.compat import register
+    from genpo_rsl.envs import make_task_env, seed_everything
+    from genpo_rsl.runner import GenPORunner
+    from genpo_rsl.train_config import build_runner_cfg, task_settings
+    from genpo_rsl.world import adapter
+
+    torch.set_num_threads(1)
+    register()
+    algo, overrides = go2.VARIANTS[args.variant]
+    overrides = {k: v for k, v in overrides.items() if k != "symmetry"}  # acting does not need the mirror
+    task = go2.TASKS[args.task]
+    settings = task_settings(task, {**overrides, "num_envs": args.envs})
+    seed_everything(0)
+    env = make_task_env(task, args.envs, 0, "cpu")
+    with contextlib.redirect_stdout(io.StringIO()):
+        runner = GenPORunner(env, build_runner_cfg(algo, settings, experiment_name="probe"), log_dir=None,
+                             device="cpu")
+        runner.load(args.checkpoint)
+    iteration = runner.current_learning_iteration
+    module = adapter().policy_module(runner)
+    stochastic, deterministic = (adapter().act_function(module, deterministic=d) for d in (False, True))
+    obs = env.get_observations()
+    with torch.inference_mode():
+        for _ in range(args.steps):
+            obs = env.step(stochastic(obs))[0]
+        samples = torch.stack([stochastic(obs) for _ in range(32)])
+        mean_action = deterministic(obs)
+        out = {"variant": args.variant, "iteration": iteration, "action_noise": float(samples.std(0).mean()),
+               "action_magnitude": float(mean_action.abs().mean())}
+        actor = adapter().actor_module(runner)
+        if hasattr(actor, "flow"):
+            sigma = actor.flow.log_scale(actor.context(obs)).exp()
+            half = sigma.shape[-1] // 2
+            out.update(sigma_first_half=float(sigma[:, :half].mean()), sigma_second_half=float(sigma[:, half:].mean()))
+    env.close()
+    print(", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in out.items()))
+    return out
+
+
+if __name__ == "__main__":
+    main()
