@@ -93,8 +93,10 @@ LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_pape
           "multistep_state_head": "multistep, state sigma, encode once",
           "multistep_state_head_ent0": "multistep, state sigma, encode once, no entropy",
           "multistep_state_head_bounded": "multistep, state sigma <= 1.1, encode once",
-          "genpo_ent0": "robot recipe, no entropy bonus", "genpo_kl02": "robot recipe, desired KL 0.02",
-          "ppo_sym": "PPO + symmetry augmentation", "genpo_sym": "GenPO robot recipe + symmetry augmentation"}
+          "genpo_ent0": "multistep, state sigma <= 1.1, encode once, no entropy",
+          "genpo_kl02": "multistep, state sigma <= 1.1, encode once, desired KL 0.02",
+          "ppo_sym": "PPO + symmetry augmentation",
+          "genpo_sym": "multistep, state sigma <= 1.1, encode once + symmetry augmentation"}
 TRACKING = "tracking_lin_vel"
 
 
