@@ -109,7 +109,5 @@ def test_ctrl_c_while_the_console_script_imports_is_one_line_and_status_130(monk
     assert genpo_cli.train() == 130
     assert capsys.readouterr().err == "genpo-train: interrupted\n"
     monkeypatch.undo()
-    with pytest.raises(SystemExit) as stop:  # the real import: the command runs (here: its --help)
-        monkeypatch.setattr("sys.argv", ["genpo-play", "--help"])
-        genpo_cli.play()
-    assert stop.value.code == 0 and "genpo-play" in capsys.readouterr().out
+    monkeypatch.setattr("sys.argv", ["genpo-play", "--help"])  # the real import: the command runs (its --help)
+    assert genpo_cli.play() == 0 and "usage: genpo-play" in capsys.readouterr().out
