@@ -56,13 +56,10 @@ def _help_cache_path(name: str) -> str | None:
     return os.path.join(cache, "genpo_rsl", "help", f"{name}-{digest.hexdigest()[:24]}.txt")
 
 
-def _cached_help(name: str) -> int | None:
-    """Print the kept help of ``genpo-<name> --help`` and return 0; None when this is no plain --help or no text
-    is kept yet (then the command runs and :func:`_keep_help` keeps what it prints)."""
-    if sys.argv[1:] not in HELP_FLAGS:
-        return None
+def _cached_help(path: str | None) -> int | None:
+    """Print the help text kept at ``path`` and return 0; None when none is kept (then the command runs and
+    :func:`_keep_help` keeps what it prints)."""
     try:
-        path = _help_cache_path(name)
         if path is None or not os.path.isfile(path):
             return None
         with open(path, encoding="utf-8") as f:
@@ -72,8 +69,8 @@ def _cached_help(name: str) -> int | None:
     return 0
 
 
-def _keep_help(name: str, main) -> int:
-    """Run ``main`` for a plain --help, print its text and keep it for the next --help (best effort)."""
+def _keep_help(path: str | None, main) -> int:
+    """Run ``main`` for a plain --help, print its text and keep it at ``path`` for the next --help (best effort)."""
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
@@ -84,7 +81,6 @@ def _keep_help(name: str, main) -> int:
     sys.stdout.write(text)
     if status == 0 and text:
         with contextlib.suppress(OSError):
-            path = _help_cache_path(name)
             if path is not None:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 partial = f"{path}.{os.getpid()}.tmp"
@@ -95,7 +91,12 @@ def _keep_help(name: str, main) -> int:
 
 
 def _run(name: str) -> int:
-    status = _cached_help(name)
+    plain_help = sys.argv[1:] in HELP_FLAGS
+    help_path = None
+    if plain_help:
+        with contextlib.suppress(OSError):  # a file vanishing mid-walk: no kept help, the command still runs
+            help_path = _help_cache_path(name)  # the package's files are walked once per --help
+    status = _cached_help(help_path)
     if status is not None:
         return status
     try:
@@ -103,8 +104,8 @@ def _run(name: str) -> int:
     except KeyboardInterrupt:
         print(f"genpo-{name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if sys.argv[1:] in HELP_FLAGS:
-        return _keep_help(name, module.main)
+    if plain_help:
+        return _keep_help(help_path, module.main)
     return module.main()
 
 

@@ -290,8 +290,11 @@ class ExactFlow(nn.Module):
     def base_log_prob(self, noise: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """log N(noise; 0, diag(sigma^2)) summed over the 2A dimensions, shape (B,) (``context``: for "state")."""
         log_scale = self.log_scale(context)
-        z = noise * torch.exp(-log_scale)
-        return -0.5 * z.pow(2).sum(-1) - log_scale.sum(-1) - self.action_dim * math.log(2.0 * math.pi)
+        return self._standard_log_prob(noise * torch.exp(-log_scale), log_scale)
+
+    def _standard_log_prob(self, standard: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+        """log N(sigma * standard; 0, diag(sigma^2)) summed over the 2A dimensions, from the standardised point."""
+        return -0.5 * standard.pow(2).sum(-1) - log_scale.sum(-1) - self.action_dim * math.log(2.0 * math.pi)
 
     def log_prob(self, context: torch.Tensor, dummy: torch.Tensor) -> torch.Tensor:
         """Exact log-density of dummy actions, shape (B,): log N(f^-1(dummy)) - log|det J|."""
@@ -312,9 +315,8 @@ class ExactFlow(nn.Module):
         """
         log_scale = self.log_scale(context)
         eps = torch.randn(context.shape[0], 2 * self.action_dim, device=context.device, dtype=self.times.dtype)
-        noise = eps * log_scale.exp().to(context.device)
-        base = -0.5 * eps.pow(2).sum(-1) - log_scale.sum(-1) - self.action_dim * math.log(2.0 * math.pi)
-        return self.forward(context, noise), base - self.log_abs_det_jacobian
+        noise = eps * log_scale.exp()
+        return self.forward(context, noise), self._standard_log_prob(eps, log_scale) - self.log_abs_det_jacobian
 
     def act(self, context: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """The environment action (B, A) (see :meth:`executed_action`); deterministic means zero base noise."""
