@@ -156,14 +156,25 @@ def _collect_episodes(record: dict, runner) -> None:
 
 
 def _action_statistics(runner, states: int = 128, samples: int = 16) -> dict[str, float]:
-    """The policy's actions at ``states`` of the last rollout's observations: ``action_noise``, per state the std of
-    ``samples`` stochastic actions (PPO: its learned std; GenPO: what sigma(s) and the flow make of the latent
-    noise), and ``action_magnitude``, the mean |action| of the deterministic policy; both averaged over states and
-    action dimensions. Its own random stream: the run itself is unchanged."""
+    """:func:`action_statistics` at ``states`` of the last rollout's observations."""
     from genpo_rsl.world import adapter
 
-    obs = runner.alg.storage.observations[-1][:states]
-    module = adapter().policy_module(runner)
+    return action_statistics(adapter().policy_module(runner), runner.alg.storage.observations[-1][:states], samples)
+
+
+def action_statistics(module, obs, samples: int = 16) -> dict[str, float]:
+    """The policy's actions at the observations ``obs``: ``action_noise``, per state the std of ``samples``
+    stochastic actions (PPO: its learned std; GenPO: what sigma(s) and the flow make of the latent noise), and
+    ``action_magnitude``, the mean |action| of the deterministic policy; both averaged over states and action
+    dimensions. Its own random stream: a run that records them is unchanged.
+
+    Args:
+        module: the policy module of either world (``adapter().policy_module(runner)``).
+        obs: the observations, as the module's act function takes them.
+        samples: stochastic actions drawn per state.
+    """
+    from genpo_rsl.world import adapter
+
     act = adapter().act_function(module, deterministic=False)
     with torch.random.fork_rng(devices=[]), torch.inference_mode():
         torch.manual_seed(0)

@@ -48,15 +48,13 @@ def main(argv=None) -> dict:
         runner.load(args.checkpoint)
     iteration = runner.current_learning_iteration
     module = adapter().policy_module(runner)
-    stochastic, deterministic = (adapter().act_function(module, deterministic=d) for d in (False, True))
+    stochastic = adapter().act_function(module, deterministic=False)
     obs = env.get_observations()
     with torch.inference_mode():
         for _ in range(args.steps):
             obs = env.step(stochastic(obs))[0]
-        samples = torch.stack([stochastic(obs) for _ in range(32)])
-        mean_action = deterministic(obs)
-        out = {"variant": args.variant, "iteration": iteration, "action_noise": float(samples.std(0).mean()),
-               "action_magnitude": float(mean_action.abs().mean())}
+    out = {"variant": args.variant, "iteration": iteration, **go2.action_statistics(module, obs, samples=32)}
+    with torch.inference_mode():
         actor = adapter().actor_module(runner)
         if hasattr(actor, "flow"):
             sigma = actor.flow.log_scale(actor.context(obs)).exp()

@@ -8,6 +8,8 @@ comparison is fair by construction. Algorithms ("--algos"):
   * genpo_learned_sigma  coupled GenPO with a learned state-independent noise scale (noise_scale="learned");
   * genpo_state_sigma    coupled GenPO with a state-dependent noise scale (noise_scale="state"), the package's
                          MuJoCo default since this study (the names above pin what each run measured).
+  * genpo_state_sigma_head  the MuJoCo default with the observation encoded once and a [64, 64] velocity head
+                         per flow step (policy field head_dims), the cost issue's learning check.
 Per (task, algo, seed) run we keep:
   * the learning curve: mean return of the last num_envs finished training episodes, vs env steps and vs wall time;
   * "eval": the mean undiscounted return of --eval-episodes deterministic episodes after training
@@ -54,11 +56,15 @@ ALGOS: dict[str, tuple[str, dict]] = {
     "genpo_multistep": ("genpo", {"flow": "multistep", "noise_scale": "fixed"}),
     "genpo_learned_sigma": ("genpo", {"flow": "coupled", "noise_scale": "learned"}),
     "genpo_state_sigma": ("genpo", {"flow": "coupled", "noise_scale": "state"}),
+    # The MuJoCo default with the observation encoded once (the [256, 256] trunk) and a [64, 64] head per flow step.
+    "genpo_state_sigma_head": ("genpo", {"flow": "coupled", "noise_scale": "state", "head_dims": [64, 64]}),
 }
 DEFAULT_ALGOS = ["ppo", "genpo", "genpo_multistep"]
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (coupled, fixed base)", "genpo_multistep": "GenPO (multistep)",
-          "genpo_learned_sigma": "GenPO (learned sigma)", "genpo_state_sigma": "GenPO (state sigma)"}
-COLORS = {"ppo": "C0", "genpo": "C1", "genpo_multistep": "C2", "genpo_learned_sigma": "C3", "genpo_state_sigma": "C4"}
+          "genpo_learned_sigma": "GenPO (learned sigma)", "genpo_state_sigma": "GenPO (state sigma)",
+          "genpo_state_sigma_head": "GenPO (state sigma, encode once, head [64, 64])"}
+COLORS = {"ppo": "C0", "genpo": "C1", "genpo_multistep": "C2", "genpo_learned_sigma": "C3", "genpo_state_sigma": "C4",
+          "genpo_state_sigma_head": "C5"}
 # CleanRL ppo_continuous_action at 1M env steps (v4 tasks, 3 seeds, training episodic return), the target.
 CLEANRL_1M = {"HalfCheetah-v5": 1442.64, "Hopper-v5": 2382.86, "Walker2d-v5": 2287.95, "Humanoid-v5": 716.11}
 

@@ -166,9 +166,23 @@ def rollout_cost(actor, log_std, flows, obs_dim, batches, repeats) -> list[dict]
         fns = {"gaussian": gaussian, **{kind: (lambda f=flow: f.sample(obs)) for kind, flow in flows.items()}}
         with torch.inference_mode():
             times = median_times(fns, max(repeats, 20 if batch <= 64 else repeats))
+            ops = {k: op_count(fn) for k, fn in fns.items()}
         out.append({"batch": batch, **{f"{k}_ms": t * 1e3 for k, t in times.items()},
-                    **{f"{k}_units": t / times["gaussian"] for k, t in times.items() if k != "gaussian"}})
+                    **{f"{k}_units": t / times["gaussian"] for k, t in times.items() if k != "gaussian"},
+                    **{f"{k}_ops": n for k, n in ops.items()}})
     return out
+
+
+def op_count(fn) -> int:
+    """The top-level aten ops one call of ``fn`` dispatches (after a warm-up call): at small batches the time goes
+    per op, and unlike a time the count does not depend on what else the machine runs."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    fn()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(1 for event in prof.events() if event.name.startswith("aten::") and event.cpu_parent is None)
 
 
 def profile(result_args) -> None:
@@ -212,6 +226,8 @@ def report(result: dict) -> str:
                      f"(floor N = {result['num_steps']})"
                      + "".join(f", {k} {r[f'{k}_units']:.2f}x" for k in ("coupled+head", "multistep+head")
                                if f"{k}_units" in r))
+        lines.append("    aten ops per call: " + ", ".join(f"{k} {v}" for k, v in r.items() if k.endswith("_ops"))
+                     .replace("_ops", ""))
     return "\n".join(lines)
 
 

@@ -111,14 +111,24 @@ class VelocityNet(nn.Module):
         """First-layer contribution of each flow time, shape (N, hidden_dims[0])."""
         return self.in_time(self.time_mlp(self.time_embedding(times)))
 
-    def conditions(self, context_features: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    def step_bias(self, times: torch.Tensor) -> torch.Tensor:
+        """The first layer's input from the time and the bias, per flow step: (N, hidden_dims[0])."""
+        return self.step_features(times) + self.in_half.bias
+
+    def step_bias_key(self, times: torch.Tensor) -> tuple:
+        """What :meth:`step_bias` depends on: every tensor it reads, by storage and in-place version (an optimizer
+        step, a load_state_dict or a dtype/device move changes one of them)."""
+        tensors = [times, self.in_half.bias, self.in_time.weight, *self.time_mlp.parameters()]
+        return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+
+    def conditions(self, context_features: torch.Tensor, step_bias: torch.Tensor) -> torch.Tensor:
         """The first layer's input from everything but the state, per flow step: (N, B, hidden_dims[0]).
 
         Args:
             context_features: the context's part (B, hidden_dims[0]) (``in_context`` of the, encoded, context).
-            times: the flow's time grid (N,).
+            step_bias: :meth:`step_bias` of the flow's time grid, (N, hidden_dims[0]).
         """
-        return context_features + (self.step_features(times) + self.in_half.bias).unsqueeze(-2)
+        return context_features + step_bias.unsqueeze(-2)
 
     def forward(self, half: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """v at the state ``half`` (B, A) of one flow step, whose :meth:`conditions` entry is ``condition`` (B, H)."""

@@ -280,6 +280,11 @@ def check_mjlab_checkpoint(runner: MjlabOnPolicyRunner, path: str, load_cfg: dic
         raise CheckpointError(f"{error}{hint}") from None
 
 
+def _genpo_flow(runner: MjlabOnPolicyRunner):
+    """The flow of the runner's GenPO actor, or None for a Gaussian one (or an algorithm without a raw actor)."""
+    return getattr(getattr(runner.alg, "_raw_actor", None), "flow", None)
+
+
 def _install_checkpoint_check() -> None:
     """Wrap ``MjlabOnPolicyRunner.load``, ``save`` and ``__init__`` (every mjlab runner inherits them or calls them
     through ``super()``): load runs :func:`check_mjlab_checkpoint` first; save stamps a GenPO actor's flow settings
@@ -297,7 +302,7 @@ def _install_checkpoint_check() -> None:
 
     @functools.wraps(original_save)
     def save(self, path: str, infos: dict | None = None) -> None:
-        flow = getattr(getattr(self.alg, "_raw_actor", None), "flow", None)
+        flow = _genpo_flow(self)
         if flow is not None and (infos is None or isinstance(infos, dict)):
             infos = {**(infos or {}), "genpo_rsl": genpo_stamp(flow)}
         return original_save(self, path, infos)
@@ -307,7 +312,7 @@ def _install_checkpoint_check() -> None:
     @functools.wraps(original_init)
     def init(self, *args, **kwargs) -> None:
         original_init(self, *args, **kwargs)
-        if getattr(getattr(self.alg, "_raw_actor", None), "flow", None) is not None:
+        if _genpo_flow(self) is not None:
             log_diagnostics_apart(self)  # GenPO's kl, clip_fraction, ... are not losses: not "Mean kl loss"
 
     load._genpo_checked = True
