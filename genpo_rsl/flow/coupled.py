@@ -67,11 +67,11 @@ class CoupledFlow(ExactFlow):
         if not torch.jit.is_scripting():
             self._check_shapes(context, dummy, "dummy")
         conditions = self.step_conditions(context)
-        p, q, dt = self.mix, 1.0 - self.mix, self.dt
+        unmix, dt = 1.0 / self.mix, self.dt
         x, y = dummy[..., : self.action_dim], dummy[..., self.action_dim :]
         for i in range(self.num_steps - 1, -1, -1):
-            y = torch.sub(y, x, alpha=q) / p
-            x = torch.sub(x, y, alpha=q) / p
+            y = torch.lerp(x, y, unmix)  # (y - (1 - p) x) / p, one op
+            x = torch.lerp(y, x, unmix)  # (x - (1 - p) y) / p, with the old y
             y = torch.sub(y, self.velocity(x, conditions[i]), alpha=dt)
             x = torch.sub(x, self.velocity(y, conditions[i]), alpha=dt)
         return torch.cat([x, y], dim=-1)

@@ -86,12 +86,13 @@ class MultistepFlow(ExactFlow):
         if not torch.jit.is_scripting():
             self._check_shapes(context, dummy, "dummy")
         conditions = self.step_conditions(context)
-        a, b, h = 1.0 - self.history_coef, self.history_coef, self.velocity_coef * self.dt
+        b, h = self.history_coef, self.velocity_coef * self.dt
         # current = x_{i+1}, previous = x_i; each step recovers x_{i-1}.
         current, previous = dummy[..., : self.action_dim], dummy[..., self.action_dim :]
         for i in range(self.num_steps - 1, -1, -1):
             velocity = self.velocity(previous, conditions[i])
-            earlier = torch.sub(torch.sub(current, previous, alpha=a), velocity, alpha=h) / b
+            # (x_{i+1} - (1 - b) x_i - c dt v(x_i)) / b, in two ops (lerp: x_i + (x_{i+1} - x_i) / b)
+            earlier = torch.sub(torch.lerp(previous, current, 1.0 / b), velocity, alpha=h / b)
             current = previous
             previous = earlier
         return torch.cat([current, previous], dim=-1)
