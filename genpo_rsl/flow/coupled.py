@@ -18,6 +18,7 @@ import torch
 
 from .base import ExactFlow
 from .fields import Field
+from .networks import lerp
 
 MIX = Field("mix", 0.9, "p, the mixing coefficient of the two halves after every step (the paper: 0.9; the released "
             "code: 0.95). A small p is ill-conditioned: the inverse divides by p.", low=0.0, low_open=True, high=1.0)
@@ -58,8 +59,8 @@ class CoupledFlow(ExactFlow):
         for i in range(self.num_steps):
             x = torch.add(x, self.velocity(y, conditions[i]), alpha=dt)
             y = torch.add(y, self.velocity(x, conditions[i]), alpha=dt)
-            x = torch.lerp(y, x, p)  # p x + (1 - p) y
-            y = torch.lerp(x, y, p)  # p y + (1 - p) x, with the new x
+            x = lerp(y, x, p)  # p x + (1 - p) y
+            y = lerp(x, y, p)  # p y + (1 - p) x, with the new x
         return torch.cat([x, y], dim=-1)
 
     def inverse(self, context: torch.Tensor, dummy: torch.Tensor) -> torch.Tensor:
@@ -70,8 +71,8 @@ class CoupledFlow(ExactFlow):
         unmix, dt = 1.0 / self.mix, self.dt
         x, y = dummy[..., : self.action_dim], dummy[..., self.action_dim :]
         for i in range(self.num_steps - 1, -1, -1):
-            y = torch.lerp(x, y, unmix)  # (y - (1 - p) x) / p, one op
-            x = torch.lerp(y, x, unmix)  # (x - (1 - p) y) / p, with the old y
+            y = lerp(x, y, unmix)  # (y - (1 - p) x) / p, one op
+            x = lerp(y, x, unmix)  # (x - (1 - p) y) / p, with the old y
             y = torch.sub(y, self.velocity(x, conditions[i]), alpha=dt)
             x = torch.sub(x, self.velocity(y, conditions[i]), alpha=dt)
         return torch.cat([x, y], dim=-1)

@@ -26,6 +26,7 @@ import torch
 
 from .base import ExactFlow
 from .fields import Field
+from .networks import lerp
 
 HISTORY_COEF = Field("history_coef", 0.97, "b, the weight of the previous state x_{i-1} in every step (the authors' "
                      "IsaacLab configs: 0.97; their class default 0.95). The inverse divides by b^N.",
@@ -76,7 +77,7 @@ class MultistepFlow(ExactFlow):
         current, previous = noise[..., : self.action_dim], noise[..., self.action_dim :]
         for i in range(self.num_steps):
             # (1 - b) x_i + b x_{i-1} + c dt v(x_i), in two ops (lerp: x_i + b (x_{i-1} - x_i))
-            following = torch.add(torch.lerp(current, previous, b), self.velocity(current, conditions[i]), alpha=h)
+            following = torch.add(lerp(current, previous, b), self.velocity(current, conditions[i]), alpha=h)
             previous = current
             current = following
         return torch.cat([current, previous], dim=-1)
@@ -92,7 +93,7 @@ class MultistepFlow(ExactFlow):
         for i in range(self.num_steps - 1, -1, -1):
             velocity = self.velocity(previous, conditions[i])
             # (x_{i+1} - (1 - b) x_i - c dt v(x_i)) / b, in two ops (lerp: x_i + (x_{i+1} - x_i) / b)
-            earlier = torch.sub(torch.lerp(previous, current, 1.0 / b), velocity, alpha=h / b)
+            earlier = torch.sub(lerp(previous, current, 1.0 / b), velocity, alpha=h / b)
             current = previous
             previous = earlier
         return torch.cat([current, previous], dim=-1)

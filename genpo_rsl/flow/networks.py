@@ -38,6 +38,24 @@ def time_frequencies(half: int, dtype: torch.dtype) -> torch.Tensor:
     return torch.exp(-math.log(10000.0) * torch.arange(half, dtype=dtype) / max(half - 1, 1))
 
 
+def lerp(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.Tensor:
+    """start + weight (end - start) with a constant weight: the flows' mixing steps.
+
+    One op in eager mode and TorchScript (``torch.lerp``); in an ONNX export the plain sum (1 - w) start + w end,
+    three nodes, where torch's ONNX lerp computes both of its rounding branches and picks one with a Where.
+    """
+    if torch.jit.is_scripting():
+        return torch.lerp(start, end, weight)
+    return _lerp_eager(start, end, weight)
+
+
+@torch.jit.unused
+def _lerp_eager(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.Tensor:
+    if torch.onnx.is_in_onnx_export():
+        return start * (1.0 - weight) + end * weight
+    return torch.lerp(start, end, weight)
+
+
 def mlp(in_dim: int, hidden_dims: list[int], activation: str) -> nn.Sequential:
     """Linear + activation per hidden size (the activation also after the last: its output is a feature vector)."""
     layers: list[nn.Module] = []
