@@ -78,3 +78,19 @@ def test_copies_do_not_carry_the_kept_rows(kind):
         assert "_step_bias_cache" not in other.__dict__
         with torch.no_grad():
             assert torch.equal(other.act(context, deterministic=True), expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_weights_made_in_inference_mode_are_used_and_not_kept(kind):
+    # IsaacLab's play builds and loads the policy inside torch.inference_mode(): its weights keep no version
+    # counter, and may still change in place there.
+    with torch.inference_mode():
+        flow = build(kind)
+        context, noise = torch.randn(4, 5), torch.zeros(4, 6)
+        before = flow(context, noise)
+        flow.velocity.in_time.weight.mul_(3.0)
+        after = flow(context, noise)
+    assert not torch.equal(before, after)
+    assert "_step_bias_cache" not in flow.__dict__
+    with torch.no_grad():
+        assert torch.equal(flow(context, noise), after)

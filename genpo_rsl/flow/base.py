@@ -214,6 +214,8 @@ class ExactFlow(nn.Module):
         dtype/device move recomputes it.
         """
         key = self.velocity.step_bias_key(self.times)
+        if key is None:
+            return self.velocity.step_bias(self.times)
         cached = self.__dict__.get("_step_bias_cache")
         if cached is None or cached[0] != key:
             cached = (key, self.velocity.step_bias(self.times))

@@ -133,10 +133,14 @@ class VelocityNet(nn.Module):
         """The first layer's input from the time and the bias, per flow step: (N, hidden_dims[0])."""
         return self.step_features(times) + self.in_half.bias
 
-    def step_bias_key(self, times: torch.Tensor) -> tuple:
+    def step_bias_key(self, times: torch.Tensor) -> tuple | None:
         """What :meth:`step_bias` depends on: every tensor it reads, by storage and in-place version (an optimizer
-        step, a load_state_dict or a dtype/device move changes one of them)."""
+        step, a load_state_dict or a dtype/device move changes one of them). None when one of them is an
+        inference-mode tensor (e.g. weights loaded inside ``torch.inference_mode()``): those keep no version, so
+        a change in place could not be seen."""
         tensors = [times, self.in_half.bias, self.in_time.weight, *self.time_mlp.parameters()]
+        if any(t.is_inference() for t in tensors):
+            return None
         return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
     def conditions(self, context_features: torch.Tensor, step_bias: torch.Tensor) -> torch.Tensor:
