@@ -81,6 +81,13 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                                       "max_noise_scale": 1.1}, "genpo": {"entropy_coef": 0.0}}),
     "genpo_kl02": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
                                       "max_noise_scale": 1.1}, "genpo": {"desired_kl": 0.02}}),
+    # Flat screen (2026-12-07, fourth session): the robot default with one knob moved, for Flat's gap to PPO: a
+    # higher sigma bound (PPO's exploration grows to about 1.18 under the entropy bonus; GenPO's stays under 1.1),
+    # and a desired KL of 0.03.
+    "genpo_sigma13": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                                         "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02}}),
+    "genpo_kl03": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                                      "max_noise_scale": 1.1}, "genpo": {"desired_kl": 0.03}}),
     # Left-right symmetry (rsl_rl's symmetry_cfg, data augmentation with the Go2 mirror function).
     "ppo_sym": ("ppo", {"symmetry": "augmentation"}),
     "genpo_sym": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
@@ -95,6 +102,8 @@ LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_pape
           "multistep_state_head_bounded": "multistep, state sigma <= 1.1, encode once",
           "genpo_ent0": "multistep, state sigma <= 1.1, encode once, no entropy",
           "genpo_kl02": "multistep, state sigma <= 1.1, encode once, desired KL 0.02",
+          "genpo_sigma13": "multistep, state sigma <= 1.3, encode once, desired KL 0.02",
+          "genpo_kl03": "multistep, state sigma <= 1.1, encode once, desired KL 0.03",
           "ppo_sym": "PPO + symmetry augmentation",
           "genpo_sym": "multistep, state sigma <= 1.1, encode once + symmetry augmentation"}
 TRACKING = "tracking_lin_vel"
