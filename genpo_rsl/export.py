@@ -3,7 +3,9 @@
 The modules here are what TorchScript and ONNX see. They take the concatenated actor observation and return the
 A-dim executed action (coupled flow: (x + y) / 2; multistep flow: x_N), never the 2A dummy action:
 
-* :class:`DeterministicFlowPolicy`: ``obs (B, O) -> actions (B, A)`` at zero base noise (evaluation, deployment);
+* :class:`FoldedFlowPolicy`: ``obs (B, O) -> actions (B, A)`` at zero base noise (evaluation, deployment), the flow
+  in its deployment form (``ExactFlow.folded()``: the same map with its constants folded into the weights, about
+  half the graph nodes; :class:`DeterministicFlowPolicy` is the unfolded form rsl_rl 3.x's actor uses);
 * :class:`StochasticFlowPolicy`: ``(obs (B, O), noise (B, 2A)) -> actions (B, A)``; ``noise`` is standard normal and
   the learned noise scale, if any, is applied inside, so the deployment side owns its random numbers and the
   actions have the training-time distribution.
@@ -62,9 +64,20 @@ class ExportablePolicy(nn.Module):
     def output_names(self) -> list[str]:
         return ["actions"]
 
+    def _check_obs(self, obs: torch.Tensor) -> None:
+        # Static shapes under export, so this adds nothing to an ONNX graph; eager and TorchScript get the message.
+        if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
+            raise ValueError(f"obs: expected shape (batch, {self.obs_dim}), got {list(obs.shape)}; pass the "
+                             f"concatenated policy observation groups ({self.obs_dim} values per env)")
+
 
 class DeterministicFlowPolicy(ExportablePolicy):
-    """obs (B, O) -> action (B, A) at zero base noise."""
+    """obs (B, O) -> action (B, A) at zero base noise, through the flow itself (its training form).
+
+    rsl_rl 3.x's ``policy.actor`` (``FlowActor``) is this module around the live flow, so IsaacLab's exporters,
+    which copy and script ``policy.actor``, see a TorchScript-able module. :func:`flow_policy` exports the folded
+    form instead (:class:`FoldedFlowPolicy`), the same map in fewer graph nodes.
+    """
 
     def __init__(self, obs_normalizer: nn.Module, flow: ExactFlow) -> None:
         super().__init__()
@@ -77,19 +90,53 @@ class DeterministicFlowPolicy(ExportablePolicy):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         self._check_obs(obs)
         noise = torch.zeros(obs.shape[0], 2 * self.action_dim, dtype=obs.dtype, device=obs.device)
-        return self._act(obs, noise)
-
-    def _act(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         return self.flow.executed_action(self.flow(self.obs_normalizer(obs), noise))
 
-    def _check_obs(self, obs: torch.Tensor) -> None:
-        # Static shapes under export, so this adds nothing to an ONNX graph; eager and TorchScript get the message.
-        if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
-            raise ValueError(f"obs: expected shape (batch, {self.obs_dim}), got {list(obs.shape)}; pass the "
-                             f"concatenated policy observation groups ({self.obs_dim} values per env)")
+
+class FoldedFlowPolicy(ExportablePolicy):
+    """obs (B, O) -> action (B, A) at zero base noise, with the flow in its deployment form (``flow.folded()``:
+    the same map, its constants folded into the weights; :mod:`genpo_rsl.flow.folded`)."""
+
+    def __init__(self, obs_normalizer: nn.Module, flow: ExactFlow) -> None:
+        super().__init__()
+        self.flow = flow.folded()
+        affine = normalizer_affine(obs_normalizer)
+        if affine is not None and hasattr(self.flow, "fold_input"):
+            self.flow.fold_input(*affine)  # the normaliser's two ops live in the first layer's weights now
+            obs_normalizer = nn.Identity()
+        self.obs_normalizer = obs_normalizer
+        self.obs_dim = flow.context_dim
+        self.input_size = self.obs_dim  # what rsl_rl's exportable models call it (mjlab's tracking exporter reads it)
+        self.action_dim = flow.action_dim
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        self._check_obs(obs)
+        return self.flow(self.obs_normalizer(obs), None)
 
 
-class StochasticFlowPolicy(DeterministicFlowPolicy):
+def normalizer_affine(normalizer: nn.Module, probe_stds: float = 10.0) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(scale, shift) with normalizer(x) = scale * x + shift, for rsl_rl's empirical normaliser ((x - mean) /
+    (std + eps)); None for anything else, or when the module does not follow that formula on a probe batch up to
+    ``probe_stds`` standard deviations from the mean (a clipping normaliser, say), so it stays in the graph."""
+    mean, std, eps = (getattr(normalizer, name, None) for name in ("_mean", "_std", "eps"))
+    if not (isinstance(mean, torch.Tensor) and isinstance(std, torch.Tensor) and isinstance(eps, (int, float))):
+        return None
+    with torch.no_grad():
+        mean, std = mean.detach().reshape(-1), std.detach().reshape(-1)
+        scale = 1.0 / (std + eps)
+        shift = -mean * scale
+        probe = mean + probe_stds * (std + eps) * torch.linspace(-1.0, 1.0, 9, dtype=mean.dtype,
+                                                                device=mean.device).unsqueeze(-1)
+        try:  # on a copy in eval mode: some normalisers update their statistics when called in training mode
+            expected = copy.deepcopy(normalizer).eval()(probe)
+        except Exception:  # noqa: BLE001 - a normaliser we cannot probe is kept as it is
+            return None
+        if expected.shape != probe.shape or not torch.allclose(expected, probe * scale + shift, rtol=1e-5, atol=1e-5):
+            return None
+    return scale, shift
+
+
+class StochasticFlowPolicy(FoldedFlowPolicy):
     """(obs (B, O), noise (B, 2A) ~ N(0, I)) -> action (B, A); the learned noise scale, if any, is applied inside."""
 
     def forward(self, obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -97,8 +144,7 @@ class StochasticFlowPolicy(DeterministicFlowPolicy):
         if noise.dim() != 2 or noise.shape[1] != 2 * self.action_dim or noise.shape[0] != obs.shape[0]:
             raise ValueError(f"noise: expected shape ({obs.shape[0]}, {2 * self.action_dim}) (batch, 2 x action_dim) "
                              f"of standard-normal samples, got {list(noise.shape)}")
-        context = self.obs_normalizer(obs)  # the base's sigma may depend on the state (noise_scale="state")
-        return self.flow.executed_action(self.flow(context, noise * self.flow.log_scale(context).exp()))
+        return self.flow(self.obs_normalizer(obs), noise)
 
     def get_dummy_inputs(self) -> tuple[torch.Tensor, ...]:
         return (torch.zeros(1, self.obs_dim), torch.zeros(1, 2 * self.action_dim))
@@ -121,17 +167,18 @@ class GaussianMeanPolicy(ExportablePolicy):
         return self.actor(self.normalizer(obs))
 
 
-def flow_policy(obs_normalizer: nn.Module, flow: ExactFlow, stochastic: bool = False) -> DeterministicFlowPolicy:
-    """An exportable copy (CPU, eval mode) of a normaliser + flow; the live modules are not touched."""
-    cls = StochasticFlowPolicy if stochastic else DeterministicFlowPolicy
-    return cls(copy.deepcopy(obs_normalizer), copy.deepcopy(flow)).to("cpu").eval()
+def flow_policy(obs_normalizer: nn.Module, flow: ExactFlow, stochastic: bool = False) -> FoldedFlowPolicy:
+    """An exportable copy (CPU, eval mode) of a normaliser + flow, the flow folded; the live modules are not
+    touched."""
+    cls = StochasticFlowPolicy if stochastic else FoldedFlowPolicy
+    return cls(copy.deepcopy(obs_normalizer), flow).to("cpu").eval()
 
 
 def export_module(policy: nn.Module, format: str = "onnx", stochastic: bool = False) -> nn.Module:
     """The module to export for an rsl_rl policy, a copy on the CPU in eval mode.
 
     ``policy``: a 3.x ``ActorCritic`` (``GenPOActorCritic`` or rsl_rl's feed-forward ``ActorCritic``) or a 4.x/5.x
-    actor model (``GenPOActor`` or rsl_rl's ``MLPModel``). GenPO gives :class:`DeterministicFlowPolicy` or, with
+    actor model (``GenPOActor`` or rsl_rl's ``MLPModel``). GenPO gives :class:`FoldedFlowPolicy` or, with
     ``stochastic``, :class:`StochasticFlowPolicy`; a Gaussian policy gives its mean (deterministic only).
     """
     _check_format(format)

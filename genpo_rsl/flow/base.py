@@ -17,7 +17,8 @@ import torch
 import torch.nn as nn
 
 from .fields import Field
-from .networks import VelocityNet, make_activation, mlp
+from .folded import FoldedFlow, UnfoldedFlow
+from .networks import VelocityNet, bounded_log_scale, make_activation, mlp
 
 NOISE_SCALE_MODES = ("fixed", "learned", "state")
 # noise_scale="state" clamps log sigma(s) here: the density stays exact (sigma is any function of s) and a far-off
@@ -246,9 +247,7 @@ class ExactFlow(nn.Module):
 
     def _bounded(self, raw: torch.Tensor) -> torch.Tensor:
         """log sigma of the state head's raw output: under the smooth bound (max_noise_scale < e^2), then clamped."""
-        if self.soft_bound:
-            raw = self.log_scale_bound - nn.functional.softplus(self.log_scale_bound - raw)
-        return raw.clamp(self.log_scale_min, self.log_scale_max)
+        return bounded_log_scale(raw, self.soft_bound, self.log_scale_bound, self.log_scale_min, self.log_scale_max)
 
     @property
     def noise_scale(self) -> torch.Tensor:
@@ -274,6 +273,12 @@ class ExactFlow(nn.Module):
         own = {f.name: getattr(self, f.name) for f in self.own_fields}
         return {"num_steps": int(self.num_steps), "noise_scale": self.noise_scale_mode, "head_dims": self.head_dims,
                 "max_noise_scale": self.max_noise_scale, **own}
+
+    def folded(self) -> FoldedFlow | UnfoldedFlow:
+        """The deployment form: ``(context, standard noise or None) -> executed action`` with every constant of
+        these weights folded in (see :mod:`genpo_rsl.flow.folded`), a frozen copy. A flow without one is wrapped
+        as it is."""
+        return UnfoldedFlow(self)
 
     # ---------------------------------------------------------------- maps (subclasses)
     def forward(self, context: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:

@@ -13,11 +13,13 @@ The environment receives the average (x + y) / 2; two velocity calls per step.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 
 from .base import ExactFlow
 from .fields import Field
+from .folded import FoldedFlow, stacked_linear
 from .networks import lerp
 
 MIX = Field("mix", 0.9, "p, the mixing coefficient of the two halves after every step (the paper: 0.9; the released "
@@ -92,6 +94,10 @@ class CoupledFlow(ExactFlow):
         """(a + z / 2, a - z / 2), the inverse of :meth:`split_dummy`."""
         return torch.cat([action + 0.5 * latent, action - 0.5 * latent], dim=-1)
 
+    def folded(self) -> FoldedCoupled:
+        """The deployment form (:class:`FoldedCoupled`)."""
+        return FoldedCoupled(self)
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         if prefix + "multistep_coefs" in state_dict:
             raise ValueError(
@@ -99,3 +105,59 @@ class CoupledFlow(ExactFlow):
                 "coupled flow; the weights of one do not give the other's policy. Fix: set flow='multistep' to load "
                 "it.")
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class FoldedCoupled(FoldedFlow):
+    """The coupled flow for deployment. Per step: x' = x + dt v(y) is one Linear over ``cat([features, x])``; the
+    second coupling y' = y + dt v(x') and both mixing steps are linear in (features, x', y), so one Linear gives
+    the next (x, y) (at the last step, the executed action (x + y) / 2 directly)."""
+
+    def __init__(self, flow: CoupledFlow) -> None:
+        super().__init__(flow)
+        weight, bias = self.output_layer(flow)
+        dt, p = flow.dt, flow.mix
+        q = 1.0 - p
+        eye = torch.eye(flow.action_dim, dtype=weight.dtype, device=weight.device)
+        # With u = dt v(x'):  y' = y + u;  x'' = p x' + q y';  y'' = p y' + q x'' = r (y + u) + p q x',  r = p + q^2.
+        r = p + q * q
+        rows_x, rows_y = (q, p, q), (r, p * q, r)  # coefficients of (u, x', y) in x'' and in y''
+        rows_action = tuple(0.5 * (cx + cy) for cx, cy in zip(rows_x, rows_y))  # (x'' + y'') / 2
+
+        def mixing(rows: list[tuple[float, float, float]], with_y: bool):
+            blocks = [torch.cat([c[0] * dt * weight for c in rows]), torch.cat([c[1] * eye for c in rows])]
+            if with_y:
+                blocks.append(torch.cat([c[2] * eye for c in rows]))
+            return stacked_linear(blocks, torch.cat([c[0] * dt * bias for c in rows]))
+
+        with torch.no_grad():
+            self.coupling = stacked_linear([dt * weight, eye], dt * bias)  # x' from (features, x)
+            self.coupling_from_rest = stacked_linear([dt * weight], dt * bias)  # x = 0
+            self.mixing = mixing([rows_x, rows_y], True)
+            self.mixing_no_y = mixing([rows_x, rows_y], False)
+            self.action = mixing([rows_action], True)
+            self.action_no_y = mixing([rows_action], False)
+
+    def step(self, x: Optional[torch.Tensor], y: Optional[torch.Tensor], condition: torch.Tensor) -> torch.Tensor:
+        """The two couplings of one step, up to the mixing Linear's input: cat([features at x', x', y]) (without y
+        when it is zero)."""
+        features = self.features(y, condition)
+        if x is None:
+            x = self.coupling_from_rest(features)
+        else:
+            x = self.coupling(torch.cat([features, x], dim=-1))
+        features = self.features(x, condition)
+        if y is None:
+            return torch.cat([features, x], dim=-1)
+        return torch.cat([features, x, y], dim=-1)
+
+    def unroll(self, conditions: list[torch.Tensor], noise: Optional[torch.Tensor]) -> torch.Tensor:
+        x: Optional[torch.Tensor] = None
+        y: Optional[torch.Tensor] = None
+        if noise is not None:
+            x, y = noise[:, : self.action_dim], noise[:, self.action_dim:]
+        for condition in conditions[:-1]:
+            joined = self.step(x, y, condition)
+            mixed = self.mixing_no_y(joined) if y is None else self.mixing(joined)
+            x, y = torch.split(mixed, self.action_dim, dim=-1)
+        joined = self.step(x, y, conditions[-1])
+        return self.action_no_y(joined) if y is None else self.action(joined)

@@ -21,11 +21,13 @@ changes the initial step size, not what the flow can represent.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 
 from .base import ExactFlow
 from .fields import Field
+from .folded import FoldedFlow, linear
 from .networks import lerp
 
 HISTORY_COEF = Field("history_coef", 0.97, "b, the weight of the previous state x_{i-1} in every step (the authors' "
@@ -111,6 +113,10 @@ class MultistepFlow(ExactFlow):
         """(x_N, x_{N-1}) = (action, latent)."""
         return torch.cat([action, latent], dim=-1)
 
+    def folded(self) -> FoldedMultistep:
+        """The deployment form (:class:`FoldedMultistep`)."""
+        return FoldedMultistep(self)
+
     # ---------------------------------------------------------------- checkpoints
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
@@ -130,3 +136,43 @@ class MultistepFlow(ExactFlow):
                 "of one do not give the other's policy. Fix: set flow='coupled' to load it.")
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
+
+
+class FoldedMultistep(FoldedFlow):
+    """The multistep flow for deployment. Its state is the pair z_i = (x_i, x_{i-1}) itself (the scaled base noise
+    is z_0), so a step is the head at x_i (whose first layer reads z_i through [W_x, 0]) and
+    z_{i+1} = H z_i + F features + c dt b_out: two matrix multiplies, no slicing or concatenation; the last step
+    gives x_N alone. With zero noise the first step starts from the rest state and skips the H z_i term."""
+
+    def __init__(self, flow: MultistepFlow) -> None:
+        super().__init__(flow)
+        weight, bias = self.output_layer(flow)
+        scale, b = flow.velocity_coef * flow.dt, flow.history_coef
+        a = flow.action_dim
+        eye = torch.eye(a, dtype=weight.dtype, device=weight.device)
+        zeros = torch.zeros_like(eye)
+        with torch.no_grad():
+            self.state_weight = torch.cat([self.state_weight, torch.zeros_like(self.state_weight)], dim=1)
+            # x_{i+1} = (1 - b) x_i + b x_{i-1} + c dt (W f + b_out);  the new history is x_i.
+            history = torch.cat([torch.cat([(1.0 - b) * eye, b * eye], 1), torch.cat([eye, zeros], 1)])
+            velocity = torch.cat([scale * weight, torch.zeros_like(weight)])
+            offset = torch.cat([scale * bias, torch.zeros_like(bias)])
+            self.history = linear(history, offset)
+            self.history_last = linear(history[:a], offset[:a])
+            self.register_buffer("velocity_weight", velocity.clone())
+            self.from_rest = linear(velocity, offset)
+            self.from_rest_last = linear(velocity[:a], offset[:a])
+
+    def unroll(self, conditions: list[torch.Tensor], noise: Optional[torch.Tensor]) -> torch.Tensor:
+        state = noise  # z_0 = (x_0, x_-1); None: zero
+        last = len(conditions) - 1
+        for i, condition in enumerate(conditions):
+            features = self.features(state, condition)
+            if state is None:
+                state = self.from_rest_last(features) if i == last else self.from_rest(features)
+            elif i == last:
+                state = torch.addmm(self.history_last(state), features, self.velocity_weight[: self.action_dim].t())
+            else:
+                state = torch.addmm(self.history(state), features, self.velocity_weight.t())
+        assert state is not None
+        return state

@@ -56,6 +56,14 @@ def _lerp_eager(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.
     return torch.lerp(start, end, weight)
 
 
+def bounded_log_scale(raw: torch.Tensor, soft_bound: bool, bound: float, low: float, high: float) -> torch.Tensor:
+    """log sigma of a state head's raw output: under the smooth upper bound ``bound`` (when ``soft_bound``:
+    bound - softplus(bound - raw)), then clamped to [low, high]."""
+    if soft_bound:
+        raw = bound - nn.functional.softplus(bound - raw)
+    return raw.clamp(low, high)
+
+
 def mlp(in_dim: int, hidden_dims: list[int], activation: str) -> nn.Sequential:
     """Linear + activation per hidden size (the activation also after the last: its output is a feature vector)."""
     layers: list[nn.Module] = []
