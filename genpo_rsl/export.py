@@ -64,6 +64,11 @@ class ExportablePolicy(nn.Module):
     def output_names(self) -> list[str]:
         return ["actions"]
 
+    def _take_sizes(self, flow: ExactFlow) -> None:
+        self.obs_dim = flow.context_dim
+        self.input_size = self.obs_dim  # what rsl_rl's exportable models call it (mjlab's tracking exporter reads it)
+        self.action_dim = flow.action_dim
+
     def _check_obs(self, obs: torch.Tensor) -> None:
         # Static shapes under export, so this adds nothing to an ONNX graph; eager and TorchScript get the message.
         if obs.dim() != 2 or obs.shape[1] != self.obs_dim:
@@ -83,9 +88,7 @@ class DeterministicFlowPolicy(ExportablePolicy):
         super().__init__()
         self.obs_normalizer = obs_normalizer
         self.flow = flow
-        self.obs_dim = flow.context_dim
-        self.input_size = self.obs_dim  # what rsl_rl's exportable models call it (mjlab's tracking exporter reads it)
-        self.action_dim = flow.action_dim
+        self._take_sizes(flow)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         self._check_obs(obs)
@@ -105,9 +108,7 @@ class FoldedFlowPolicy(ExportablePolicy):
             self.flow.fold_input(*affine)  # the normaliser's two ops live in the first layer's weights now
             obs_normalizer = nn.Identity()
         self.obs_normalizer = obs_normalizer
-        self.obs_dim = flow.context_dim
-        self.input_size = self.obs_dim  # what rsl_rl's exportable models call it (mjlab's tracking exporter reads it)
-        self.action_dim = flow.action_dim
+        self._take_sizes(flow)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         self._check_obs(obs)
