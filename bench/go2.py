@@ -92,6 +92,10 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "ppo_sym": ("ppo", {"symmetry": "augmentation"}),
     "genpo_sym": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
                                      "max_noise_scale": 1.1}, "symmetry": "augmentation"}),
+    # The robot default since the fifth session (sigma <= 1.3, desired KL 0.02) with symmetry augmentation.
+    "genpo_sigma13_sym": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                                             "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02},
+                                    "symmetry": "augmentation"}),
 }
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
           "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
@@ -105,7 +109,8 @@ LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_pape
           "genpo_sigma13": "multistep, state sigma <= 1.3, encode once, desired KL 0.02",
           "genpo_kl03": "multistep, state sigma <= 1.1, encode once, desired KL 0.03",
           "ppo_sym": "PPO + symmetry augmentation",
-          "genpo_sym": "multistep, state sigma <= 1.1, encode once + symmetry augmentation"}
+          "genpo_sym": "multistep, state sigma <= 1.1, encode once + symmetry augmentation",
+          "genpo_sigma13_sym": "multistep, state sigma <= 1.3, encode once, desired KL 0.02 + symmetry augmentation"}
 TRACKING = "tracking_lin_vel"
 
 
