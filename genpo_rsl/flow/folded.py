@@ -7,9 +7,9 @@ the c dt (multistep) or dt (coupled) scale of the velocity, and the mixing sums 
 
 * every step's condition comes out of one Linear on the encoded observation (its weight the context part of the
   first layer, repeated N times; its bias the N time rows) and one split;
-* each velocity call ends in one Linear over ``cat([head features, flow states...])`` whose weight stacks the
-  scaled output layer and the mixing coefficients, so the update of the flow's states costs one concat and one
-  matrix multiply;
+* each velocity call ends in matrix multiplies whose weights stack the scaled output layer and the mixing
+  coefficients, so the update of the flow's states is one or two of them (coupled: one Linear over
+  ``cat([features, states...])``; multistep: z_{i+1} = H z_i + F features + offset, no concatenation);
 * deterministic sampling (zero base noise) starts from known zeros, so the first calls drop the state inputs;
 * an affine observation normaliser can be absorbed into the layers that read the observation (:meth:`fold_input`).
 
@@ -66,7 +66,7 @@ class FoldedFlow(nn.Module):
     """``(context (B, C), noise (B, 2A) ~ N(0, I) or None) -> executed action (B, A)``; None means zero noise.
 
     The base-noise scale (fixed, learned or state-dependent) is applied inside, as in the flow's own sampling.
-    Subclasses add the flow's state updates (Linears over ``cat([features, states...])``) and :meth:`unroll`.
+    Subclasses add the flow's state updates (its folded Linears) and :meth:`unroll`.
 
     Args:
         flow: a trained :class:`~genpo_rsl.flow.base.ExactFlow`; its weights are copied, it is not changed.

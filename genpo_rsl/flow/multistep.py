@@ -159,7 +159,9 @@ class FoldedMultistep(FoldedFlow):
             offset = torch.cat([scale * bias, torch.zeros_like(bias)])
             self.history = linear(history, offset)
             self.history_last = linear(history[:a], offset[:a])
-            self.register_buffer("velocity_weight", velocity.clone())
+            # F transposed, for addmm; the last step's rows (x_N alone) kept apart, not sliced per call.
+            self.register_buffer("velocity_weight_t", velocity.t().contiguous())
+            self.register_buffer("velocity_weight_last_t", velocity[:a].t().contiguous())
             self.from_rest = linear(velocity, offset)
             self.from_rest_last = linear(velocity[:a], offset[:a])
 
@@ -171,8 +173,8 @@ class FoldedMultistep(FoldedFlow):
             if state is None:
                 state = self.from_rest_last(features) if i == last else self.from_rest(features)
             elif i == last:
-                state = torch.addmm(self.history_last(state), features, self.velocity_weight[: self.action_dim].t())
+                state = torch.addmm(self.history_last(state), features, self.velocity_weight_last_t)
             else:
-                state = torch.addmm(self.history(state), features, self.velocity_weight.t())
+                state = torch.addmm(self.history(state), features, self.velocity_weight_t)
         assert state is not None
         return state
