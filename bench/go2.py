@@ -96,6 +96,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "genpo_sigma13_sym": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
                                              "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02},
                                     "symmetry": "augmentation"}),
+    # Cost screen (2026-12-07, sixth session): the robot default with a smaller per-step head and fewer flow steps,
+    # for equal wall time (bench/iteration_time.py on Go2 Omni x 1024: 1.30x PPO's iteration with the default's
+    # [128, 128] x 5 steps, 1.04x with [64, 64] x 3).
+    "genpo_h64n3": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [64, 64], "num_steps": 3,
+                                       "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02}}),
 }
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
           "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
@@ -110,7 +115,8 @@ LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_pape
           "genpo_kl03": "multistep, state sigma <= 1.1, encode once, desired KL 0.03",
           "ppo_sym": "PPO + symmetry augmentation",
           "genpo_sym": "multistep, state sigma <= 1.1, encode once + symmetry augmentation",
-          "genpo_sigma13_sym": "multistep, state sigma <= 1.3, encode once, desired KL 0.02 + symmetry augmentation"}
+          "genpo_sigma13_sym": "multistep, state sigma <= 1.3, encode once, desired KL 0.02 + symmetry augmentation",
+          "genpo_h64n3": "multistep, state sigma <= 1.3, desired KL 0.02, head [64, 64], 3 steps"}
 TRACKING = "tracking_lin_vel"
 
 
