@@ -309,6 +309,40 @@ def _series(run: dict, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.array([r["elapsed_s"] for r in records], dtype=float), values)
 
 
+def _rolling_tracking(run: dict, window: int = 10) -> np.ndarray:
+    """Per iteration, the mean training tracking of the last ``window`` iterations (carried forward where no
+    episode finished)."""
+    values = _series(run, "tracking_mean")[2]
+    values = np.nan_to_num(values, nan=0.0)
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (sums[1:] - sums[np.maximum(np.arange(1, len(values) + 1) - window, 0)]) / counts
+
+
+def equal_wall_time(by_algo: dict[str, list[dict]], window: int = 10) -> str:
+    """Per policy and seed, the iteration at which the ``window``-iteration mean of the training tracking first
+    reaches PPO's final one (the mean over PPO's seeds of their last ``window`` iterations); "-" if never.
+
+    The runs' own seconds come from a shared machine, so the table counts iterations: times a cost ratio
+    measured in one run of ``bench/iteration_time.py`` they compare wall time at equal cost."""
+    ppo = by_algo.get("ppo") or []
+    if not ppo:
+        return "(no PPO runs: no equal wall time table)"
+    target = float(np.mean([_rolling_tracking(r, window)[-1] for r in ppo]))
+    rows = []
+    for algo, runs in by_algo.items():
+        if not runs:
+            continue
+        reached = []
+        for run in sorted(runs, key=lambda r: r["seed"]):
+            hits = np.nonzero(_rolling_tracking(run, window) >= target)[0]
+            reached.append(str(int(hits[0]) + 1) if len(hits) else "-")
+        rows.append([variant_label(algo), " / ".join(reached), len(runs[0]["records"])])
+    return (f"Iterations until the {window}-iteration mean of the training tracking reaches PPO's final "
+            f"({target:.3f}; seeds in order; \"-\": not within the run):\n\n"
+            + markdown_table(["policy", "iteration reached", "of"], rows))
+
+
 def report(results: list[dict], out: str, task: str) -> str:
     plt = pyplot()
     results = [as_default(r) for r in results]
@@ -354,7 +388,7 @@ def report(results: list[dict], out: str, task: str) -> str:
                      fmt([r["eval"]["return_mean"] for r in runs], 2), f"{per_iter:.1f}", f"{hours:.2f}"])
     return markdown_table(["policy", "seeds", "env steps", "tracking (train, last 10%)", "ep. length (train)",
                            "tracking (eval)", "ep. length (eval)", "return (eval)", "s / iteration",
-                           "core-hours"], rows)
+                           "core-hours"], rows) + "\n\n" + equal_wall_time(by_algo)
 
 
 def main(argv=None) -> dict:

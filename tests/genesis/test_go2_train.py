@@ -107,3 +107,26 @@ def test_go2_study_smoke(tmp_path):
         [("genesis/Go2-Velocity-Flat", a) for a in ("ppo", "genpo", "multistep_state")]
         + [("genesis/Go2-Velocity-Flat-Omni", a) for a in ("ppo", "genpo_sym", "ppo_sym")])
     assert all({"env_steps", "train_s", "eval", "seed", "variant"} <= set(r) for r in runs)
+
+
+def test_go2_equal_wall_time_table_counts_iterations_to_ppo_final():
+    """The report's equal-wall-time table: the first iteration whose 10-iteration mean reaches PPO's final one."""
+    sys.path.insert(0, BENCH)
+    import go2
+
+    def run(seed, values):
+        return {"seed": seed, "records": [{"tracking_mean": v, "env_steps": i, "elapsed_s": i}
+                                          for i, v in enumerate(values)]}
+
+    ppo = [run(0, [0.5] * 20), run(1, [0.3] * 20)]  # final 10-iteration means 0.5 and 0.3: target 0.4
+    ramp = [i / 20 for i in range(20)]  # the 10-iteration mean ending at 0-based k >= 9 is (k - 4.5) / 20
+    never = [0.1] * 20
+    gap = [0.1, float("nan")] * 10  # iterations without a finished episode carry the last value forward
+    table = go2.equal_wall_time({"ppo": ppo, "genpo": [run(1, never), run(0, ramp)], "genpo_sym": [run(0, gap)]})
+    assert "PPO's final (0.400" in table
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1] for line in table.splitlines()
+            if line.startswith("| ") and "policy" not in line}
+    assert rows[go2.variant_label("ppo")] == "1 / -"  # seed 0 starts at 0.5; seed 1 never gets to 0.4
+    assert rows[go2.variant_label("genpo")] == "14 / -"  # (13 - 4.5) / 20 >= 0.4 > (12 - 4.5) / 20; seeds in order
+    assert rows[go2.variant_label("genpo_sym")] == "-"
+    assert "no PPO runs" in go2.equal_wall_time({"genpo": [run(0, ramp)]})
