@@ -50,11 +50,12 @@ HEAD_GOALS = (("robot", GOAL_RATIO), ("coupled_head", HEAD_COUPLED_GOAL_RATIO))
 
 def variants(num_steps: int) -> dict[str, tuple[str, dict]]:
     """name -> (rsl_rl algo, policy fields): the paper's networks (the whole MLP per flow step), the robot recipe
-    (``genpo_rsl.config.RECIPES["robot"]``: multistep, encode once, a small head per step), the coupled flow with
-    the robot recipe's head, and the Gaussian MLP."""
+    (``genpo_rsl.config.RECIPES["robot"]``: multistep, encode once, a small head per step, at the recipe's own
+    number of steps where it sets one), the coupled flow with the robot recipe's head, and the Gaussian MLP; every
+    other flow runs ``num_steps``."""
     from genpo_rsl.config import recipe
 
-    robot = {**recipe("robot")["policy"], "num_steps": num_steps}
+    robot = {"num_steps": num_steps, **recipe("robot")["policy"]}  # the recipe's own N where it sets one
     return {"genpo": ("genpo", {"flow": "coupled", "num_steps": num_steps}),
             "multistep": ("genpo", {"flow": "multistep", "num_steps": num_steps}),
             "robot": ("genpo", robot),

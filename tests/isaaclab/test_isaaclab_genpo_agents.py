@@ -175,7 +175,7 @@ def test_runner_cfg_dict_shape(isaaclab_tasks):
         "critic_hidden_dims": [512, 256, 128],
         "activation": "elu",
         "flow": "multistep",  # the robot recipe of a locomotion task
-        "num_steps": 5,
+        "num_steps": RECIPES["robot"]["policy"].get("num_steps", 5),
         "mix": 0.9,
         "history_coef": 0.97,
         "velocity_coef": 1.0,
@@ -183,7 +183,7 @@ def test_runner_cfg_dict_shape(isaaclab_tasks):
         "time_hidden_dims": [64, 64],
         "noise_scale": "state",
         "init_noise_scale": 1.0,
-        "head_dims": [128, 128],
+        "head_dims": RECIPES["robot"]["policy"]["head_dims"],
         "max_noise_scale": RECIPES["robot"]["policy"].get("max_noise_scale", math.exp(2.0)),
     }
     assert list(d["algorithm"])[: len(base["algorithm"])] == list(base["algorithm"])
@@ -230,12 +230,12 @@ def test_paper_tasks_get_the_papers_settings(isaaclab_tasks):
         d = _load(task_id, "genpo").to_dict()
         paper = _load(task_id, "genpo_paper").to_dict()
         # On the locomotion tasks --agent genpo has the robot recipe over the paper's table: the recipe's own
-        # algorithm values (its desired KL) win there; --agent genpo_paper keeps the whole table.
-        own = recipe(task_recipe(task_id))["algorithm"] if task_recipe(task_id) else {}
+        # values (its desired KL, its flow steps) win there; --agent genpo_paper keeps the whole table.
+        own = recipe(task_recipe(task_id)) if task_recipe(task_id) else {}
         for section, values in tuned_overrides(task_id).items():
             for field, value in values.items():
                 assert paper[section][field] == value, (task_id, section, field)
-                expected = own[field] if section == "algorithm" and field in own else value
+                expected = own.get(section, {}).get(field, value)
                 assert d[section][field] == expected, (task_id, section, field)
         play_id = task_id.replace("-v0", "-Play-v0")
         if play_id in registered:  # the Play variant shares the settings and the experiment folder
