@@ -98,7 +98,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                                     "symmetry": "augmentation"}),
     # Cost screen (2026-12-07, sixth session): the robot default with a smaller per-step head and fewer flow steps,
     # for equal wall time (bench/iteration_time.py on Go2 Omni x 1024: 1.30x PPO's iteration with the default's
-    # [128, 128] x 5 steps, 1.04x with [64, 64] x 3).
+    # [128, 128] x 5 steps, 1.04x with [64, 64] x 3). Result: level with PPO on Flat, below the default on Omni.
     "genpo_h64n3": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [64, 64], "num_steps": 3,
                                        "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02}}),
 }

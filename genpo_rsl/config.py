@@ -71,16 +71,16 @@ GENPO_ALGORITHM_DEFAULTS: dict[str, Any] = defaults(ALGORITHM_FIELDS)
 #: - "robot": the locomotion recipe chosen by evidence on Go2 (docs/results/go2/README.md): the multistep flow
 #:   (which executes a flow sample, so needs no compression), a state-dependent base-noise scale bounded smoothly
 #:   at 1.3 (unbounded, the entropy bonus inflated it and the robots kept falling; at 1.1 both Go2 tasks tracked
-#:   less than at 1.3, 3 seeds each), the observation encoded once with a small velocity head ([64, 64]) and 3
-#:   flow steps (at about PPO's cost per iteration it tracked more than the [128, 128] head at 5 steps on both
-#:   Go2 tasks), and twice PPO's desired KL for the adaptive rate: GenPO's KL is
+#:   less than at 1.3, 3 seeds each), the observation encoded once with a [128, 128] velocity head per flow step
+#:   (a [64, 64] head at 3 steps costs about PPO's iteration but tracked less on Go2 Omni, 3 seeds), and twice
+#:   PPO's desired KL for the adaptive rate: GenPO's KL is
 #:   that of the 2A-dim dummy action, whose second half the environment never sees, so at PPO's 0.01 the executed
 #:   action moved half as fast. Every robot task's GenPO default (Genesis, IsaacLab's locomotion tasks, mjlab's
 #:   velocity twins).
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {"policy": {"flow": "coupled", "noise_scale": "fixed", "head_dims": []},
               "algorithm": {"compression_coef": 0.01}},
-    "robot": {"policy": {"flow": "multistep", "noise_scale": "state", "head_dims": [64, 64], "num_steps": 3,
+    "robot": {"policy": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
                          "max_noise_scale": 1.3},
               "algorithm": {"desired_kl": 0.02}},
 }
