@@ -101,6 +101,9 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # [128, 128] x 5 steps, 1.04x with [64, 64] x 3). Result: level with PPO on Flat, below the default on Omni.
     "genpo_h64n3": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [64, 64], "num_steps": 3,
                                        "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02}}),
+    # Which of the two cuts lost Omni's tracking: the [64, 64] head at the default's 5 steps (1.17x PPO's iteration).
+    "genpo_h64": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [64, 64],
+                                     "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02}}),
 }
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
           "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
@@ -116,7 +119,8 @@ LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_pape
           "ppo_sym": "PPO + symmetry augmentation",
           "genpo_sym": "multistep, state sigma <= 1.1, encode once + symmetry augmentation",
           "genpo_sigma13_sym": "multistep, state sigma <= 1.3, encode once, desired KL 0.02 + symmetry augmentation",
-          "genpo_h64n3": "multistep, state sigma <= 1.3, desired KL 0.02, head [64, 64], 3 steps"}
+          "genpo_h64n3": "multistep, state sigma <= 1.3, desired KL 0.02, head [64, 64], 3 steps",
+          "genpo_h64": "multistep, state sigma <= 1.3, desired KL 0.02, head [64, 64], 5 steps"}
 TRACKING = "tracking_lin_vel"
 
 
