@@ -249,8 +249,8 @@ def run_one(job: dict) -> dict:
     def compute() -> dict:
         from genpo_rsl.runner import evaluate
 
-        algo, variant_overrides = VARIANTS[job["algo"]]
-        overrides = _merge(variant_overrides, job["overrides"])
+        algo = VARIANTS[job["algo"]][0]
+        overrides = _merge(pinned_overrides(job["algo"], job["task"]), job["overrides"])
         symmetry = overrides.pop("symmetry", None)
         result = train_and_record(job["task"], algo, job["seed"], overrides=overrides,
                                   iterations=job["iterations"], threads=1, env_kwargs=job["env_kwargs"],
@@ -292,6 +292,31 @@ def run_one(job: dict) -> dict:
     if os.path.isfile(partial_path):
         os.remove(partial_path)
     return result
+
+
+def pinned_overrides(name: str, task: str) -> dict:
+    """VARIANTS[name]'s task_settings overrides with every field of today's robot recipe stated.
+
+    The robot recipe sits under every run of a robot task; a field a pinned variant leaves unset takes the value
+    it has without the recipe (the package's policy default, the task's PPO value), so the variant keeps
+    measuring what its recorded runs measured when the recipe gains or changes a field. "genpo" (the default
+    itself) and the PPO variants pass through.
+
+    Args:
+        name: a key of :data:`VARIANTS`; task: the task id (its PPO settings give the algorithm fallbacks).
+    """
+    from genpo_rsl.config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS
+    from genpo_rsl.train_config import recipe_settings, task_settings
+
+    algo, overrides = VARIANTS[name]
+    out = _merge(overrides, {})
+    if algo != "genpo" or name == "genpo":
+        return out
+    robot, ppo = recipe_settings("robot"), task_settings(task)["ppo"]
+    out["flow"] = {**{key: FLOW_DEFAULTS[key] for key in robot["flow"]}, **out.get("flow", {})}
+    out["genpo"] = {**{key: GENPO_ALGORITHM_DEFAULTS[key] if key in GENPO_ALGORITHM_DEFAULTS else ppo[key]
+                       for key in robot["genpo"]}, **out.get("genpo", {})}
+    return out
 
 
 def _merge(low: dict, high: dict) -> dict:

@@ -91,6 +91,10 @@ def test_go2_study_smoke(tmp_path):
     assert flows["multistep_state"] == {"flow": "multistep", "noise_scale": "state", "head_dims": [],
                                         "max_noise_scale": pytest.approx(math.exp(2.0))}
     assert flows["genpo"] == RECIPES["robot"]["policy"]  # the package's robot default
+    # ... and its algorithm fields too: one the variant leaves unset keeps its value without the recipe.
+    algorithms = {r["algo"]: r["settings"]["genpo"] for r in first["results"]}
+    assert algorithms["multistep_state"]["desired_kl"] == 0.01 != RECIPES["robot"]["algorithm"]["desired_kl"]
+    assert algorithms["genpo"] == RECIPES["robot"]["algorithm"]
     for run in first["results"]:  # left/right gait statistics of the evaluation
         assert run["eval"]["asym_mean"] >= 0.0 and run["eval"]["asym_std"] >= 0.0
     for run in first["results"]:  # the actions' spread and size at fixed states, every iteration
