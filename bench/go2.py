@@ -341,11 +341,8 @@ def _series(run: dict, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _rolling_tracking(run: dict, window: int = 10) -> np.ndarray:
     """Per iteration, the mean training tracking of the last ``window`` iterations (carried forward where no
     episode finished)."""
-    values = _series(run, "tracking_mean")[2]
-    values = np.nan_to_num(values, nan=0.0)
-    sums = np.cumsum(np.concatenate([[0.0], values]))
-    counts = np.minimum(np.arange(1, len(values) + 1), window)
-    return (sums[1:] - sums[np.maximum(np.arange(1, len(values) + 1) - window, 0)]) / counts
+    values = np.nan_to_num(_series(run, "tracking_mean")[2], nan=0.0)
+    return np.array([values[max(0, i + 1 - window): i + 1].mean() for i in range(len(values))])
 
 
 def equal_wall_time(by_algo: dict[str, list[dict]], window: int = 10) -> str:

@@ -36,9 +36,10 @@ def main(argv=None) -> dict:
 
     torch.set_num_threads(1)
     register()
-    algo, overrides = go2.VARIANTS[args.variant]
-    overrides = {k: v for k, v in overrides.items() if k != "symmetry"}  # acting does not need the mirror
     task = go2.TASKS[args.task]
+    algo = go2.VARIANTS[args.variant][0]
+    # The variant as its runs trained it (not today's recipe under it); acting does not need the mirror.
+    overrides = {k: v for k, v in go2.pinned_overrides(args.variant, task).items() if k != "symmetry"}
     settings = task_settings(task, {**overrides, "num_envs": args.envs})
     seed_everything(0)
     env = make_task_env(task, args.envs, 0, "cpu")
