@@ -21,7 +21,7 @@ import torch
 from genpo_rsl.compat import register, rsl_rl_major
 from genpo_rsl.config import (ALGORITHM_FIELDS, FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS, configuration_tables,
                               validate_flow_cfg, validate_genpo_algorithm)
-from genpo_rsl.flow import (COMMON_FIELDS, ExactFlow, Field, field_owners, flow_kind_of_state_dict, make_flow,
+from genpo_rsl.flow import (COMMON_FIELDS, FLOWS, ExactFlow, Field, field_owners, flow_kind_of_state_dict, make_flow,
                             policy_fields, register_flow, unregister_flow)
 
 register()
@@ -56,6 +56,10 @@ def test_every_policy_field_is_checked_by_its_declaration(field):
     with pytest.raises(ValueError, match=rf"^{SECTION}\.{field.name}: must be"):
         validate_flow_cfg(SECTION, cfg)
     validate_flow_cfg(SECTION, {field.name: field.default, **({"flow": owner} if owner else {})})
+    # ... and so are the flows built without a config (each flow that takes the field)
+    for kind in [owner] if owner else list(FLOWS):
+        with pytest.raises(ValueError, match=rf"^{field.name}: must be"):
+            make_flow(2, 3, **{"flow": kind, field.name: _bad_value(field)})
 
 
 @pytest.mark.parametrize("field", ALGORITHM_FIELDS, ids=lambda f: f.name)

@@ -1,6 +1,8 @@
-"""Exactness of the coupled flow: inverse, closed-form likelihood vs an autograd-Jacobian oracle, normalisation.
+"""What only the coupled flow has: its stated step (two velocity calls, then the mixing), its log|det J|, the
+executed action as the average of the two halves; and that the flow package knows nothing of rsl_rl.
 
-The multistep flow has the same tests in test_flow_multistep.py; dtype handling is in test_flow_dtype.py.
+The contract every flow keeps (round trip, log-prob against an autograd-Jacobian oracle, normalisation, entropy,
+bad shapes) is tested once over the flows in test_flow_exactness.py; dtype handling is in test_flow_dtype.py.
 """
 
 import math
@@ -21,121 +23,34 @@ def make_flow(action_dim=20, context_dim=12, dtype=torch.float32, seed=0, **kw):
     return flow
 
 
-def test_round_trip_float32_a20_n5():
-    flow = make_flow(20, 12, num_steps=5, mix=0.9)
-    context, noise = torch.randn(512, 12), torch.randn(512, 40)
-    dummy = flow(context, noise)
-    assert (dummy - noise).abs().max() > 0.1  # the flow really moves points
-    assert (flow.inverse(context, dummy) - noise).abs().max().item() <= 1e-5
+def test_forward_is_the_stated_coupled_step():
+    """x' = x + v(y) dt; y' = y + v(x') dt; x = p x' + (1 - p) y'; y = p y' + (1 - p) x, from the noise (x, y)."""
+    p, n = 0.7, 3
+    flow = make_flow(4, 3, torch.float64, num_steps=n, mix=p)
+    context, noise = torch.randn(7, 3, dtype=torch.float64), torch.randn(7, 8, dtype=torch.float64)
+    net, ctx = flow.velocity, flow.velocity.in_context(context)
+    x, y = noise[:, :4], noise[:, 4:]
+    for i in range(n):
+        t = net.step_features(torch.tensor([i / n], dtype=torch.float64))[0]
+        v = lambda state: net.trunk(net.in_activation(net.in_half(state) + ctx + t))  # noqa: E731
+        x_step = x + v(y) / n
+        y_step = y + v(x_step) / n
+        x = p * x_step + (1 - p) * y_step
+        y = p * y_step + (1 - p) * x
+    torch.testing.assert_close(flow(context, noise), torch.cat([x, y], -1), rtol=0, atol=1e-12)
 
 
-def jacobian_log_prob(flow, context, dummy):
-    """Test-only oracle: log N(f^-1(a)) + log|det d f^-1 / d a| with the Jacobian built by autograd, per sample."""
-    out = []
-    for c, a in zip(context, dummy):
-        jac = torch.autograd.functional.jacobian(lambda z: flow.inverse(c[None], z[None])[0], a)
-        out.append(flow.base_log_prob(flow.inverse(c[None], a[None]))[0] + torch.linalg.slogdet(jac)[1])
-    return torch.stack(out)
-
-
-@pytest.mark.parametrize("action_dim,num_steps,mix", [(3, 5, 0.9), (4, 2, 0.5), (2, 10, 0.95), (5, 1, 1.0)])
-def test_log_prob_matches_autograd_jacobian_float64(action_dim, num_steps, mix):
-    flow = make_flow(action_dim, 6, torch.float64, num_steps=num_steps, mix=mix)
-    context = torch.randn(6, 6, dtype=torch.float64)
-    dummy = flow(context, torch.randn(6, 2 * action_dim, dtype=torch.float64))
-    closed = flow.log_prob(context, dummy)
-    oracle = jacobian_log_prob(flow, context, dummy)
-    assert torch.allclose(closed, oracle, atol=1e-6, rtol=0), (closed - oracle).abs().max()
-
-
-def test_log_prob_matches_oracle_with_learned_noise_scale():
-    flow = make_flow(3, 4, torch.float64, noise_scale="learned", init_noise_scale=0.5)
-    with torch.no_grad():
-        flow.log_noise_scale.add_(torch.linspace(-0.3, 0.3, 6, dtype=torch.float64))
-    context = torch.randn(4, 4, dtype=torch.float64)
-    dummy, log_prob = flow.sample(context)
-    oracle = jacobian_log_prob(flow, context, dummy)
-    assert torch.allclose(flow.log_prob(context, dummy), oracle, atol=1e-6, rtol=0)
-    assert torch.allclose(log_prob, oracle, atol=1e-6, rtol=0)  # sample()'s log-prob from the known noise
-
-
-def test_sample_log_prob_equals_inverse_log_prob():
-    flow = make_flow(8, 5)
-    context = torch.randn(256, 5)
-    dummy, log_prob = flow.sample(context)
-    assert torch.allclose(log_prob, flow.log_prob(context, dummy), atol=1e-4)
-
-
-def test_density_integrates_to_one_for_a1():
-    flow = make_flow(1, 2, torch.float64, num_steps=5, mix=0.9)
-    context = torch.tensor([[0.3, -0.7]], dtype=torch.float64)
-    # Find where the mass lives from samples, then integrate the density on a fine grid around it.
-    samples = flow(context.expand(20000, 2), torch.randn(20000, 2, dtype=torch.float64))
-    lo = samples.min(0).values - 1.0
-    hi = samples.max(0).values + 1.0
-    n = 600
-    gx = torch.linspace(lo[0].item(), hi[0].item(), n, dtype=torch.float64)
-    gy = torch.linspace(lo[1].item(), hi[1].item(), n, dtype=torch.float64)
-    grid = torch.cartesian_prod(gx, gy)
-    with torch.no_grad():
-        density = flow.log_prob(context.expand(grid.shape[0], 2), grid).exp()
-    cell = (gx[1] - gx[0]) * (gy[1] - gy[0])
-    total = (density.sum() * cell).item()
-    assert abs(total - 1.0) < 0.01, total
-
-
-def test_log_abs_det_constant_and_entropy():
+def test_log_abs_det_is_2anlogp():
     flow = CoupledFlow(4, 3, num_steps=5, mix=0.9)
     assert flow.log_abs_det_jacobian == pytest.approx(2 * 4 * 5 * math.log(0.9))
-    # Entropy of the doubled action: 2A-dim standard normal entropy + log|det J|.
-    assert flow.entropy().item() == pytest.approx(8 * 0.5 * math.log(2 * math.pi * math.e) + 40 * math.log(0.9))
+    assert CoupledFlow(4, 3, mix=1.0).log_abs_det_jacobian == 0.0  # no mixing: volume preserving
 
 
-def test_entropy_gradient_only_with_learned_scale():
-    fixed = CoupledFlow(2, 3)
-    assert not fixed.entropy().requires_grad
-    learned = CoupledFlow(2, 3, noise_scale="learned")
-    learned.entropy().backward()
-    assert torch.allclose(learned.log_noise_scale.grad, torch.ones(4))
-
-
-def test_act_is_average_and_deterministic_at_zero_noise():
+def test_the_executed_action_is_the_average_of_the_halves():
     flow = make_flow(3, 4)
     context = torch.randn(10, 4)
-    a1, a2 = flow.act(context, deterministic=True), flow.act(context, deterministic=True)
-    assert a1.shape == (10, 3) and torch.equal(a1, a2)
-    dummy = flow(context, torch.zeros(10, 6))
-    assert torch.allclose(a1, 0.5 * (dummy[:, :3] + dummy[:, 3:]))
-    assert not torch.equal(flow.act(context), flow.act(context))
-
-
-@pytest.mark.parametrize(
-    "kwargs,field",
-    [
-        ({"mix": 0.0}, "mix"),
-        ({"mix": -0.5}, "mix"),
-        ({"mix": 1.5}, "mix"),
-        ({"num_steps": 0}, "num_steps"),
-        ({"hidden_dims": []}, "hidden_dims"),
-        ({"activation": "nope"}, "activation"),
-        ({"noise_scale": "sometimes"}, "noise_scale"),
-        ({"init_noise_scale": 0.0}, "init_noise_scale"),
-        ({"time_embed_dim": 7}, "time_embed_dim"),
-    ],
-)
-def test_bad_config_names_the_field(kwargs, field):
-    with pytest.raises(ValueError, match=field):
-        CoupledFlow(2, 3, **kwargs)
-
-
-def test_bad_shapes_name_the_argument():
-    flow = CoupledFlow(2, 3)
-    with pytest.raises(ValueError, match="context"):
-        flow(torch.zeros(4, 5), torch.zeros(4, 4))
-    with pytest.raises(ValueError, match="noise"):
-        flow(torch.zeros(4, 3), torch.zeros(4, 2))
-    with pytest.raises(ValueError, match="dummy"):
-        flow.log_prob(torch.zeros(4, 3), torch.zeros(4, 3))
+    dummy = flow(context, torch.randn(10, 6))
+    assert torch.allclose(flow.executed_action(dummy), 0.5 * (dummy[:, :3] + dummy[:, 3:]))
 
 
 def test_flow_package_knows_nothing_of_rsl_rl():

@@ -1,7 +1,8 @@
 """noise_scale="state": a base N(0, diag(sigma(s)^2)) with log sigma(s) linear in the context, for both flows.
 
-The flow maps are unchanged, so log pi must stay exact (autograd-Jacobian oracle, normalisation for A = 1), the
-entropy is the closed form per state, PPO's gradients reach the head, and the runner trains and reloads with it.
+The flow maps are unchanged, so log pi stays exact (the autograd-Jacobian oracle and normalisation for every base
+are the shared contract, test_flow_exactness.py); here: the scale differs per state, the entropy is the closed form
+per state, PPO's gradients reach the head, and the runner trains and reloads with it.
 Export parity of such a policy is in test_export.py (PARITY_CASES).
 """
 
@@ -15,7 +16,6 @@ import pytest
 import torch
 
 from genpo_rsl.flow import make_flow
-from genpo_rsl.flow.base import STATE_LOG_SCALE_MAX, STATE_LOG_SCALE_MIN
 
 FLOW_KINDS = ["coupled", "multistep"]
 
@@ -31,43 +31,11 @@ def state_flow(kind: str, action_dim: int, context_dim: int, dtype=torch.float64
     return flow
 
 
-def oracle_log_prob(flow, context, dummy):
-    """log N(f^-1(a); 0, sigma(s)^2) + log|det d f^-1 / d a|, the Jacobian built by autograd, per sample."""
-    out = []
-    for c, a in zip(context, dummy):
-        jac = torch.autograd.functional.jacobian(lambda z: flow.inverse(c[None], z[None])[0], a)
-        noise = flow.inverse(c[None], a[None])[0]
-        log_scale = flow.noise_scale_head(c).clamp(STATE_LOG_SCALE_MIN, STATE_LOG_SCALE_MAX)
-        base = torch.distributions.Normal(torch.zeros_like(noise), log_scale.exp()).log_prob(noise).sum()
-        out.append(base + torch.linalg.slogdet(jac)[1])
-    return torch.stack(out)
-
-
 @pytest.mark.parametrize("kind", FLOW_KINDS)
-def test_log_prob_matches_oracle_and_differs_per_state(kind):
+def test_the_scale_differs_per_state(kind):
     flow = state_flow(kind, 3, 4)
-    context = torch.randn(5, 4, dtype=torch.float64)
-    dummy, sampled_log_prob = flow.sample(context)
-    oracle = oracle_log_prob(flow, context, dummy)
-    assert torch.allclose(flow.log_prob(context, dummy), oracle, atol=1e-6, rtol=0)
-    assert torch.allclose(sampled_log_prob, oracle, atol=1e-6, rtol=0)
-    scales = flow.log_scale(context)
-    assert scales.shape == (5, 6) and scales.std(0).min() > 0.01  # the scale depends on the state
-
-
-@pytest.mark.parametrize("kind", FLOW_KINDS)
-def test_density_integrates_to_one_for_a1(kind):
-    flow = state_flow(kind, 1, 2)
-    context = torch.tensor([[0.8, -1.1]], dtype=torch.float64)
-    samples = flow(context.expand(20000, 2), flow.sample_noise(20000, context=context.expand(20000, 2)))
-    lo, hi = samples.min(0).values - 1.0, samples.max(0).values + 1.0
-    gx = torch.linspace(lo[0].item(), hi[0].item(), 500, dtype=torch.float64)
-    gy = torch.linspace(lo[1].item(), hi[1].item(), 500, dtype=torch.float64)
-    grid = torch.cartesian_prod(gx, gy)
-    with torch.no_grad():
-        density = flow.log_prob(context.expand(grid.shape[0], 2), grid).exp()
-    total = (density.sum() * (gx[1] - gx[0]) * (gy[1] - gy[0])).item()
-    assert abs(total - 1.0) < 0.01, total
+    scales = flow.log_scale(torch.randn(5, 4, dtype=torch.float64))
+    assert scales.shape == (5, 6) and scales.std(0).min() > 0.01
 
 
 @pytest.mark.parametrize("kind", FLOW_KINDS)
