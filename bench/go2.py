@@ -104,6 +104,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # Which of the two cuts lost Omni's tracking: the [64, 64] head at the default's 5 steps (1.17x PPO's iteration).
     "genpo_h64": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [64, 64],
                                      "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02}}),
+    # Equal wall time (2026-12-07, seventh session): the update is most of an iteration on the CPU (PPO's: 4.3 of
+    # 7.0 s on Go2 Omni), so the robot default with 3 learning epochs instead of the task's 5 costs about PPO's
+    # iteration or less; does it learn as much per iteration?
+    "genpo_e3": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                                    "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02, "num_learning_epochs": 3}}),
 }
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
           "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
@@ -120,7 +125,8 @@ LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_pape
           "genpo_sym": "multistep, state sigma <= 1.1, encode once + symmetry augmentation",
           "genpo_sigma13_sym": "multistep, state sigma <= 1.3, encode once, desired KL 0.02 + symmetry augmentation",
           "genpo_h64n3": "multistep, state sigma <= 1.3, desired KL 0.02, head [64, 64], 3 steps",
-          "genpo_h64": "multistep, state sigma <= 1.3, desired KL 0.02, head [64, 64], 5 steps"}
+          "genpo_h64": "multistep, state sigma <= 1.3, desired KL 0.02, head [64, 64], 5 steps",
+          "genpo_e3": "multistep, state sigma <= 1.3, encode once, desired KL 0.02, 3 learning epochs"}
 TRACKING = "tracking_lin_vel"
 
 
