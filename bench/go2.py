@@ -109,6 +109,23 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # iteration or less; does it learn as much per iteration?
     "genpo_e3": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
                                     "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02, "num_learning_epochs": 3}}),
+    # Flat's last gap (2026-12-07, eighth session): the sigma bound is the one knob that moved Flat and Omni together
+    # (1.1 -> 1.3: Flat 0.947 -> 0.961, Omni 0.848 -> 0.894); the 3-epoch default with it at 1.5. Rule, written
+    # before the runs: make it the default if Flat's three seeds average above the default's 0.968 with none below
+    # 0.95, and Omni's three average at least 0.885 with none below 0.86.
+    # The 3-epoch default with symmetry augmentation (the 5-epoch one: genpo_sigma13_sym).
+    "genpo_e3_sym": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                                        "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02, "num_learning_epochs": 3},
+                               "symmetry": "augmentation"}),
+    "genpo_e3s15": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128],
+                                       "max_noise_scale": 1.5}, "genpo": {"desired_kl": 0.02, "num_learning_epochs": 3}}),
+    # Result: Flat 0.958 +- 0.017, below the default; Omni stopped at iteration 90 (the rule could no longer be met).
+    # Fewer flow steps helped on both tasks at the [64, 64] head (5 -> 3 steps: Flat 0.973 -> 0.981, Omni 0.804 ->
+    # 0.826); the 3-epoch default at 3 steps has not run. Rule, written before the runs: make it the default if
+    # Flat's three seeds average at least 0.975 with none below 0.95, and Omni's three at least 0.885 with none
+    # below 0.86.
+    "genpo_e3n3": ("genpo", {"flow": {"flow": "multistep", "noise_scale": "state", "head_dims": [128, 128], "num_steps": 3,
+                                      "max_noise_scale": 1.3}, "genpo": {"desired_kl": 0.02, "num_learning_epochs": 3}}),
 }
 LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_paper": "GenPO paper (coupled, fixed)",
           "genpo_authors": "GenPO authors' recipe", "coupled_state": "coupled, state sigma, no compression",
@@ -126,7 +143,10 @@ LABELS = {"ppo": "PPO (Gaussian)", "genpo": "GenPO (robot default)", "genpo_pape
           "genpo_sigma13_sym": "multistep, state sigma <= 1.3, encode once, desired KL 0.02 + symmetry augmentation",
           "genpo_h64n3": "multistep, state sigma <= 1.3, desired KL 0.02, head [64, 64], 3 steps",
           "genpo_h64": "multistep, state sigma <= 1.3, desired KL 0.02, head [64, 64], 5 steps",
-          "genpo_e3": "multistep, state sigma <= 1.3, encode once, desired KL 0.02, 3 learning epochs"}
+          "genpo_e3": "multistep, state sigma <= 1.3, encode once, desired KL 0.02, 3 learning epochs",
+          "genpo_e3_sym": "multistep, state sigma <= 1.3, encode once, desired KL 0.02, 3 learning epochs + symmetry augmentation",
+          "genpo_e3s15": "multistep, state sigma <= 1.5, desired KL 0.02, 3 learning epochs",
+          "genpo_e3n3": "multistep, state sigma <= 1.3, desired KL 0.02, 3 learning epochs, 3 flow steps"}
 TRACKING = "tracking_lin_vel"
 
 

@@ -6,7 +6,9 @@ Loads the checkpoint of a ``bench/go2.py`` variant (a partial one while a run tr
 rolls 256 robots of ``--task`` for 60 stochastic steps from a reset, then at the states reached prints: the std of
 32 stochastic actions per state (the exploration noise the env sees; PPO: its std), the mean |action| of the
 deterministic policy, and for GenPO the base-noise scale sigma(s) of the dummy action's two halves. The same
-numbers are recorded per iteration in new study runs (``action_noise``, ``action_magnitude``).
+numbers are recorded per iteration in new study runs (``action_noise``, ``action_magnitude``). With
+``--episode-means K ...`` it then runs one episode per robot from a reset acting deterministically, stochastically
+and with the mean of K stochastic actions, and prints each one's tracking.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--task", choices=list(go2.TASKS), default="omni")
     parser.add_argument("--envs", type=int, default=256)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--episode-means", type=int, nargs="*", default=None, metavar="K",
+                        help="also run one episode per env from a reset with the deterministic action, one stochastic "
+                             "action and the mean of K stochastic actions (for each K given), and print each one's "
+                             "tracking: is the deterministic action (GenPO: zero noise) the weak link?")
     args = parser.parse_args(argv)
     from genpo_rsl.compat import register
     from genpo_rsl.envs import make_task_env, seed_everything
@@ -61,8 +67,36 @@ def main(argv=None) -> dict:
             sigma = actor.flow.log_scale(actor.context(obs)).exp()
             half = sigma.shape[-1] // 2
             out.update(sigma_first_half=float(sigma[:, :half].mean()), sigma_second_half=float(sigma[:, half:].mean()))
+    if args.episode_means is not None:
+        out.update(episode_tracking(env, module, args.episode_means))
     env.close()
     print(", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in out.items()))
+    return out
+
+
+def episode_tracking(env, module, means: list[int]) -> dict[str, float]:
+    """Tracking (the study's metric) of one episode per env from a reset for each way of acting: the deterministic
+    action, one stochastic action, and the mean of K stochastic actions per state for each K in ``means``. The first
+    ``num_envs`` episodes to finish count (on Flat every robot of a trained policy walks the full 20 s)."""
+    from genpo_rsl.world import adapter
+
+    deterministic = adapter().act_function(module, deterministic=True)
+    stochastic = adapter().act_function(module, deterministic=False)
+
+    def mean_of(k):
+        return lambda obs: torch.stack([stochastic(obs) for _ in range(k)]).mean(0)
+
+    ways = {"deterministic": deterministic, "stochastic": stochastic, **{f"mean_of_{k}": mean_of(k) for k in means}}
+    out = {}
+    for name, act in ways.items():
+        torch.manual_seed(1)
+        obs = env.reset()[0]
+        done_before = len(env.episode_reward_terms[go2.TRACKING])
+        with torch.inference_mode():
+            for _ in range(env.max_episode_length):
+                obs = env.step(act(obs))[0]
+        tracking = env.episode_reward_terms[go2.TRACKING][done_before:done_before + env.num_envs]
+        out[f"tracking_{name}"] = float(sum(tracking) / len(tracking)) if tracking else float("nan")
     return out
 
 
