@@ -7,8 +7,8 @@ rolls 256 robots of ``--task`` for 60 stochastic steps from a reset, then at the
 32 stochastic actions per state (the exploration noise the env sees; PPO: its std), the mean |action| of the
 deterministic policy, and for GenPO the base-noise scale sigma(s) of the dummy action's two halves. The same
 numbers are recorded per iteration in new study runs (``action_noise``, ``action_magnitude``). With
-``--episode-means K ...`` it then runs one episode per robot from a reset acting deterministically, stochastically
-and with the mean of K stochastic actions, and prints each one's tracking.
+``--episode-means K ...`` it then runs the study's evaluation (each robot's first episode from a reset) acting
+deterministically, stochastically and with the mean of K stochastic actions, and prints each one's tracking.
 """
 
 from __future__ import annotations
@@ -68,35 +68,28 @@ def main(argv=None) -> dict:
             half = sigma.shape[-1] // 2
             out.update(sigma_first_half=float(sigma[:, :half].mean()), sigma_second_half=float(sigma[:, half:].mean()))
     if args.episode_means is not None:
-        out.update(episode_tracking(env, module, args.episode_means))
+        out.update(episode_tracking(runner, args.episode_means))
     env.close()
     print(", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in out.items()))
     return out
 
 
-def episode_tracking(env, module, means: list[int]) -> dict[str, float]:
-    """Tracking (the study's metric) of one episode per env from a reset for each way of acting: the deterministic
-    action, one stochastic action, and the mean of K stochastic actions per state for each K in ``means``. The first
-    ``num_envs`` episodes to finish count (on Flat every robot of a trained policy walks the full 20 s)."""
+def episode_tracking(runner, means: list[int]) -> dict[str, float]:
+    """Tracking (the study's evaluation, :func:`go2.evaluate_tracking`: each robot's first episode from a reset) for
+    each way of acting: the deterministic action, one stochastic action, and the mean of K stochastic actions per
+    state for each K in ``means``."""
     from genpo_rsl.world import adapter
 
-    deterministic = adapter().act_function(module, deterministic=True)
-    stochastic = adapter().act_function(module, deterministic=False)
+    stochastic = adapter().act_function(adapter().policy_module(runner), deterministic=False)
 
     def mean_of(k):
         return lambda obs: torch.stack([stochastic(obs) for _ in range(k)]).mean(0)
 
-    ways = {"deterministic": deterministic, "stochastic": stochastic, **{f"mean_of_{k}": mean_of(k) for k in means}}
+    ways = {"deterministic": None, "stochastic": stochastic, **{f"mean_of_{k}": mean_of(k) for k in means}}
     out = {}
     for name, act in ways.items():
         torch.manual_seed(1)
-        obs = env.reset()[0]
-        done_before = len(env.episode_reward_terms[go2.TRACKING])
-        with torch.inference_mode():
-            for _ in range(env.max_episode_length):
-                obs = env.step(act(obs))[0]
-        tracking = env.episode_reward_terms[go2.TRACKING][done_before:done_before + env.num_envs]
-        out[f"tracking_{name}"] = float(sum(tracking) / len(tracking)) if tracking else float("nan")
+        out[f"tracking_{name}"] = go2.evaluate_tracking(runner, act=act)["tracking_mean"]
     return out
 
 

@@ -59,7 +59,8 @@ def inference_policy(runner: Any, deterministic: bool = True, device: str | torc
 
 def run_episodes(runner: Any, num_episodes: int, deterministic: bool = True, max_steps: int | None = None,
                  reset: bool = True, on_step: Callable[..., None] | None = None,
-                 name: str = "evaluate") -> tuple[list[list[tuple[float, int]]], int]:
+                 name: str = "evaluate", act: Callable[[TensorDict], torch.Tensor] | None = None
+                 ) -> tuple[list[list[tuple[float, int]]], int]:
     """The one episode loop: ``runner``'s policy on ``runner.env`` until ``num_episodes`` complete episodes are in.
 
     Rewards and dones are accumulated from ``env.step`` (raw env rewards, no PPO bootstrap terms). Only complete
@@ -77,15 +78,22 @@ def run_episodes(runner: Any, num_episodes: int, deterministic: bool = True, max
         on_step: called after each step as ``on_step(obs, actions, dones, counted)``: the observations the policy
             acted on, its actions, the (num_envs,) done flags and which envs were inside an episode that counts.
         name: the caller, named in the error when the episodes do not finish.
+        act: acts instead of the policy's own action (``obs TensorDict -> (num_envs, A)``; ``deterministic`` is
+            then unused), e.g. a probe's mean of several sampled actions; called under ``torch.no_grad`` with the
+            policy in eval mode, so studies measure other ways of acting with the same episode bookkeeping.
 
     Returns:
         (per env, its counted episodes as (return, length); the number of env steps taken).
     """
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
         raise ValueError(f"num_episodes: must be an integer >= 1, got {num_episodes!r}")
+    if act is not None and not callable(act):
+        raise ValueError(f"act: must be a callable obs -> actions (or None for the policy's own), got {act!r}")
     env = runner.env
     was_training = _policy_module(runner).training
     policy = inference_policy(runner, deterministic)  # switches to eval mode
+    if act is not None:
+        policy = torch.no_grad()(act)
     num_envs = env.num_envs
     per_env = math.ceil(num_episodes / num_envs)
     if max_steps is None:

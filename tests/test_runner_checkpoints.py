@@ -14,7 +14,7 @@ from genpo_rsl import checkpoint
 from genpo_rsl.checkpoint import CheckpointError, describe_checkpoint, load_checkpoint
 from genpo_rsl.compat import register, rsl_rl_major, rsl_rl_version
 from genpo_rsl.envs.toy import PointReachVecEnv, ZeroCostVecEnv
-from genpo_rsl.runner import GenPORunner, evaluate, export, inference_policy
+from genpo_rsl.runner import GenPORunner, evaluate, export, inference_policy, run_episodes
 from rsl_rl.runners import OnPolicyRunner
 
 register()
@@ -298,6 +298,28 @@ def test_evaluate_counts_complete_episodes_and_matches_env_bookkeeping():
         assert min(abs(value - r) for r in env.episode_returns) < 1e-4
     assert result["std"] > 0.0
     assert runner.alg.get_policy().training if MAJOR >= 4 else runner.alg.policy.training
+
+
+def test_run_episodes_acts_with_a_given_function_and_keeps_its_bookkeeping():
+    env = PointReachVecEnv(NUM_ENVS, seed=0, episode_length=10)
+    runner = GenPORunner(env, genpo_cfg(), log_dir=None)
+    calls, stepped = [], []
+
+    def act(obs):
+        calls.append(torch.is_grad_enabled())
+        return torch.full((NUM_ENVS, ACT_DIM), 0.25)
+
+    env.step(torch.zeros(NUM_ENVS, ACT_DIM))  # an episode in progress: skipped, as for the policy's own actions
+    finished, steps = run_episodes(runner, NUM_ENVS, reset=False, act=act,
+                                   on_step=lambda obs, actions, dones, counted: stepped.append(actions))
+    assert steps == 19 and len(calls) == 19 and not any(calls)  # under no_grad
+    assert all(torch.equal(a, torch.full((NUM_ENVS, ACT_DIM), 0.25)) for a in stepped)  # the env got act's actions
+    assert [len(per) for per in finished] == [1] * NUM_ENVS and all(n == 10 for per in finished for _, n in per)
+    own = run_episodes(runner, NUM_ENVS, reset=False)[0]
+    assert own != finished  # the policy's own actions score differently from the constant ones
+    assert runner.alg.get_policy().training if MAJOR >= 4 else runner.alg.policy.training
+    with pytest.raises(ValueError, match="act: must be a callable"):
+        run_episodes(runner, NUM_ENVS, act="mean")
 
 
 def test_evaluate_resets_envs_that_can_reset_and_works_for_gaussian_baselines():

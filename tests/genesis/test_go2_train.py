@@ -72,6 +72,48 @@ def test_cli_trains_go2_then_plays_a_video(tmp_path):
     assert frames[0].std() > 0, "the frame is blank"
 
 
+def test_study_evaluation_scores_each_robots_first_episode(go2_env):
+    """bench/go2.py's evaluation averages the tracking of each robot's first episode from a reset, not every
+    episode the env logs meanwhile (a robot that ends early restarts and may end again before the others)."""
+    sys.path.insert(0, BENCH)
+    import go2
+
+    register()
+    from genpo_rsl.runner import GenPORunner, inference_policy
+
+    settings = task_settings("genesis/Go2-Velocity-Flat-Omni", {"num_envs": go2_env.num_envs, "hidden_dims": [32, 32]})
+    runner = GenPORunner(go2_env, build_runner_cfg("genpo", settings, experiment_name="eval"), log_dir=None,
+                         device="cpu")
+    policy = inference_policy(runner)
+
+    def act(obs):
+        ahead = go2_env.episode_length_buf.clone()  # (the env's buffer is an inference tensor)
+        ahead[0] = go2_env.max_episode_length  # robot 0 times out on every step
+        go2_env.episode_length_buf = ahead
+        return policy(obs)
+
+    first, logged, step = {}, [], go2_env.step
+
+    def recording(actions):
+        out = step(actions)
+        ended = out[2].bool().nonzero().view(-1).tolist()
+        values = out[3]["log"]["/episode_reward/tracking_lin_vel"].tolist() if ended else []
+        logged.extend(values)
+        for index, value in zip(ended, values):
+            first.setdefault(index, value)
+        return out
+
+    go2_env.step = recording
+    try:
+        result = go2.evaluate_tracking(runner, act=act)
+    finally:
+        del go2_env.step
+    assert result["episodes"] == go2_env.num_envs == len(first)
+    assert len(logged) > go2_env.num_envs + 10  # robot 0's later episodes were logged too ...
+    assert result["tracking_mean"] == pytest.approx(sum(first.values()) / len(first), rel=1e-6)  # ... not scored
+    assert result["tracking_mean"] != pytest.approx(sum(logged) / len(logged), rel=1e-3)
+
+
 def test_go2_study_smoke(tmp_path):
     """bench/go2.py --smoke trains each asked variant on either task, writes its table, JSON and curves, and resumes."""
     sys.path.insert(0, BENCH)
@@ -95,6 +137,9 @@ def test_go2_study_smoke(tmp_path):
     algorithms = {r["algo"]: r["settings"]["genpo"] for r in first["results"]}
     assert algorithms["multistep_state"]["desired_kl"] == 0.01 != RECIPES["robot"]["algorithm"]["desired_kl"]
     assert algorithms["genpo"] == RECIPES["robot"]["algorithm"]
+    for run in first["results"]:  # each robot's first episode scored; the env's log may hold more
+        assert run["eval"]["episodes_logged"] >= run["eval"]["episodes"]
+        assert 0.0 <= run["eval"]["tracking_mean"] <= 1.0 and 0.0 <= run["eval"]["tracking_mean_logged"] <= 1.0
     for run in first["results"]:  # left/right gait statistics of the evaluation
         assert run["eval"]["asym_mean"] >= 0.0 and run["eval"]["asym_std"] >= 0.0
     for run in first["results"]:  # the actions' spread and size at fixed states, every iteration
