@@ -10,7 +10,7 @@ import copy
 from typing import Any
 
 from .world import adapter
-from .config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS, recipe
+from .config import FLOW_DEFAULTS, GENPO_ALGORITHM_DEFAULTS, TASK_VALUES_WITH_AUGMENTATION, recipe
 
 ALGOS = ("genpo", "ppo")
 
@@ -81,6 +81,18 @@ def recipe_settings(name: str) -> dict[str, Any]:
     algorithm fields (GenPO's own, and PPO's where GenPO's value differs) under ``genpo``, which only GenPO reads."""
     chosen = recipe(name)
     return {"flow": dict(chosen.get("policy", {})), "genpo": dict(chosen.get("algorithm", {}))}
+
+
+def with_augmentation(settings: dict[str, Any]) -> dict[str, Any]:
+    """Task settings for a run with symmetry augmentation: GenPO takes the task's (PPO's) values of the recipe
+    fields :data:`genpo_rsl.config.TASK_VALUES_WITH_AUGMENTATION` (only recipes set them in the genpo section).
+
+    Args:
+        settings: :func:`task_settings`' result (not changed; a copy is returned).
+    """
+    out = copy.deepcopy(settings)
+    out["genpo"] = {k: v for k, v in out.get("genpo", {}).items() if k not in TASK_VALUES_WITH_AUGMENTATION}
+    return out
 
 
 def _robot(**task: Any) -> dict[str, Any]:

@@ -148,10 +148,12 @@ def apply_tuned(cfg, task_id: str) -> bool:
 
 def apply_recipe(cfg, name: str) -> None:
     """Apply a GenPO recipe (``genpo_rsl.config.RECIPES``: "paper", "robot") to a GenPO runner cfg in place, in the
-    cfg's schema (IsaacLab's ``from_dict``)."""
+    cfg's schema (IsaacLab's ``from_dict``). A cfg with symmetry augmentation on keeps its own values of the fields
+    ``genpo_rsl.config.TASK_VALUES_WITH_AUGMENTATION`` (the task's learning epochs)."""
     from genpo_rsl.config import recipe
 
     from .genpo_cfg import GenPOModelRunnerCfg, to_model_schema
 
-    sections = recipe(name)
+    symmetry = getattr(cfg.algorithm, "symmetry_cfg", None)
+    sections = recipe(name, augmentation=bool(symmetry is not None and symmetry.use_data_augmentation))
     cfg.from_dict(to_model_schema(sections) if isinstance(cfg, GenPOModelRunnerCfg) else sections)

@@ -71,3 +71,23 @@ def test_a_recipe_for_gaussian_ppo_is_refused_in_one_line(capsys):
     code = train.main(["--task", "toy/PointReach", "--algo", "ppo", "--recipe", "paper"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--recipe paper" in err and "--algo ppo" in err
+
+
+def test_symmetry_augmentation_keeps_the_tasks_learning_epochs():
+    """With augmentation (each minibatch mirrored, twice the samples) GenPO runs the task's epochs, not the robot
+    recipe's; the mirror loss alone and an explicit override keep theirs."""
+    assert "num_learning_epochs" not in recipe("robot", augmentation=True)["algorithm"]
+    assert recipe("robot", augmentation=True)["policy"] == RECIPES["robot"]["policy"]
+    assert recipe("paper", augmentation=True) == recipe("paper")
+    task = "genesis/Go2-Velocity-Flat-Omni"
+    ppo_epochs = task_settings(task)["ppo"]["num_learning_epochs"]
+    assert ppo_epochs != RECIPES["robot"]["algorithm"]["num_learning_epochs"]
+
+    def epochs(*flags):
+        return train.resolve_config(train.parse_args(["--task", task, *flags]))[1]["algorithm"]["num_learning_epochs"]
+
+    assert epochs() == RECIPES["robot"]["algorithm"]["num_learning_epochs"]
+    assert epochs("--symmetry", "augmentation") == epochs("--symmetry", "both") == ppo_epochs
+    assert epochs("--symmetry", "mirror_loss") == RECIPES["robot"]["algorithm"]["num_learning_epochs"]
+    assert epochs("--symmetry", "augmentation", "algorithm.num_learning_epochs=2") == 2
+    assert epochs("--symmetry", "augmentation", "--algo", "ppo") == ppo_epochs

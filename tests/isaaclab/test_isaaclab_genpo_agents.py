@@ -102,11 +102,14 @@ def test_genpo_cfg_resolves_for_every_task(isaaclab_tasks):
             for key in agent_keys(gym.spec(task_id).kwargs):
                 recipe_name, source = VARIANTS[AGENT_VARIANTS[key]]
                 recipe_name = recipe_name or task_recipe(task_id)
-                chosen = recipe(recipe_name) if recipe_name else {"policy": {}, "algorithm": {}}
                 if "-Velocity-" in task_id:  # locomotion: the robot recipe by default, the paper's one key away
                     assert recipe_name == ("paper" if "paper" in key else "robot")
                 base = _load(task_id, source)
                 base_dict = base.to_dict()
+                # A symmetry agent that mirrors its samples keeps the task's epochs (TASK_VALUES_WITH_AUGMENTATION).
+                augmentation = bool((base_dict["algorithm"].get("symmetry_cfg") or {}).get("use_data_augmentation"))
+                augmentation = augmentation and "symmetry" in key
+                chosen = recipe(recipe_name, augmentation) if recipe_name else {"policy": {}, "algorithm": {}}
                 cfg = _load(task_id, key)
                 assert isinstance(cfg, GenPORunnerCfg) and isinstance(cfg, RslRlOnPolicyRunnerCfg)
                 d = cfg.to_dict()

@@ -15,6 +15,7 @@ import torch
 from isaaclab_helpers import apply_cli, hydra_task_cfg, make_env, quiet
 
 from genpo_rsl.compat import rsl_rl_major
+from genpo_rsl.config import RECIPES
 
 TASK = "Isaac-Velocity-Flat-Anymal-D-v0"
 SYMMETRY_AGENT = "genpo_with_symmetry_cfg_entry_point"
@@ -34,6 +35,9 @@ def test_the_symmetry_agent_keeps_the_tasks_symmetry_config(isaaclab_tasks):
     assert genpo["algorithm"]["class_name"] == plain["algorithm"]["class_name"]
     section = genpo.get("actor", genpo.get("policy"))
     assert section["flow"] == "multistep"  # a locomotion task: the robot recipe, as --agent genpo
+    # ... but with augmentation the task's learning epochs (genpo_rsl.config.TASK_VALUES_WITH_AUGMENTATION).
+    assert genpo["algorithm"]["num_learning_epochs"] == stock["algorithm"]["num_learning_epochs"] == 5
+    assert plain["algorithm"]["num_learning_epochs"] == RECIPES["robot"]["algorithm"]["num_learning_epochs"] == 3
 
 
 @pytest.mark.skipif(rsl_rl_major() != 3, reason="IsaacLab 2.3.x's train.py builds rsl-rl-lib 3.x runners")
