@@ -30,7 +30,8 @@ from genpo_rsl.rundir import (RUN_FILE, append_resume, check_run_dir, default_ru
                               numbered_checkpoints, run_record, save_run)
 from genpo_rsl.scripts.common import (CommandExit, HelpFormatter, UsageError, add_debug_argument,
                                       add_override_arguments, as_usage_error, command, overrides_from_args)
-from genpo_rsl.train_config import ALGOS, build_runner_cfg, env_kwargs, recipe_settings, task_settings, with_augmentation
+from genpo_rsl.train_config import (ALGOS, build_runner_cfg, env_kwargs, recipe_settings, task_settings,
+                                    with_augmentation)
 from genpo_rsl.world import adapter
 
 PROG = "genpo-train"
@@ -52,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--symmetry", default=None, choices=SYMMETRY_MODES,
                         help="left-right symmetry (rsl_rl's symmetry_cfg with the task's mirror function, for GenPO "
                              "and PPO alike): 'augmentation' adds the mirrored samples to every minibatch (IsaacLab's "
-                             "default; GenPO then keeps the task's learning epochs, not the robot recipe's 3), 'mirror_loss' "
-                             "adds a mirror loss (weight algorithm.symmetry_cfg.mirror_loss_coeff=..., default 1.0), "
-                             "'both'. Tasks with a mirror function: "
+                             "default; GenPO then keeps the task's learning epochs, not the robot recipe's 3), "
+                             "'mirror_loss' adds a mirror loss (weight algorithm.symmetry_cfg.mirror_loss_coeff=..., "
+                             "default 1.0), 'both'. Tasks with a mirror function: "
                              + ", ".join(MIRROR_FUNCTIONS) + " (default: off; with --resume: the run's)")
     parser.add_argument("--num-envs", type=int, default=None,
                         help="parallel envs (default: the task's, e.g. 16 for MuJoCo, 1024 for Go2; with --resume: "
