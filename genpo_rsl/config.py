@@ -89,8 +89,8 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 
 #: Algorithm fields a recipe sets that keep the task's own value when symmetry augmentation is on (rsl_rl's
 #: ``symmetry_cfg.use_data_augmentation``). Augmentation doubles every minibatch; on Go2 Omni the robot recipe's
-#: 3 learning epochs then took off later than the task's 5 (0.885 +- 0.014 against 0.929 +- 0.002 in evaluation,
-#: 2 seeds each; docs/results/go2/README.md, "Symmetry at 3 learning epochs"). An explicit override still wins.
+#: 3 learning epochs then took off later and tracked less than the task's 5 (docs/results/go2/README.md, "Symmetry at
+#: 3 learning epochs"). An explicit override still wins.
 TASK_VALUES_WITH_AUGMENTATION: tuple[str, ...] = ("num_learning_epochs",)
 
 
