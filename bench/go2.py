@@ -280,7 +280,7 @@ def evaluate_tracking(runner, act=None) -> dict:
     so is the tracking: a robot that falls restarts and may finish more episodes before the last robot is done,
     which the env also logs; those are left out. (Runs recorded before 2026-12-07's ninth session averaged every
     episode the env logged during the evaluation, which pulls a policy whose robots fall further down;
-    docs/results/go2/README.md, "Evaluation counts each robot's first episode".)
+    docs/results/go2/README.md, "Symmetry at 3 learning epochs, and the evaluation counts each robot's first episode".)
 
     Args:
         runner: the trained runner; its env is a Go2 env.
